@@ -1,0 +1,151 @@
+"""The ``strategy-service`` command: serve the API, publish quotes, run mark-to-market."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from google.cloud import firestore
+
+from .config import get_settings
+from .errors import ServiceError
+from .marking import mark_to_market
+from .money import to_decimal
+from .quotes import publish_quote
+from .repository import Store
+
+app = typer.Typer(help="Strategy Service: shadow trading at live quotes.", no_args_is_help=True)
+quotes_app = typer.Typer(help="Publish live quotes to Firestore (local runs, schedulers).", no_args_is_help=True)
+app.add_typer(quotes_app, name="quotes")
+
+T = TypeVar("T")
+
+
+def _run_with_store(work: Callable[[Store], Awaitable[T]]) -> T:
+    settings = get_settings()
+
+    async def main() -> T:
+        client = firestore.AsyncClient(project=settings.GOOGLE_CLOUD_PROJECT)
+        try:
+            return await work(Store(client, timeout_seconds=settings.FIRESTORE_TIMEOUT_SECONDS))
+        finally:
+            client.close()
+
+    return asyncio.run(main())
+
+
+def _decimal_or_none(value: str | None, name: str):
+    if value is None or value == "":
+        return None
+    try:
+        return to_decimal(value, field=name)
+    except (TypeError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint=name) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(envvar="PORT", help="Port (Cloud Run sets PORT).")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the HTTP API with uvicorn (refuses to start with emulator variables in production)."""
+    import uvicorn
+
+    from .logging_setup import configure_logging
+
+    settings = get_settings()  # raises on unsafe settings before binding the port
+    configure_logging(settings.LOG_LEVEL)
+    uvicorn.run("backend.strategy_service.main:app", host=host, port=port, workers=workers,
+                log_config=None, proxy_headers=True)
+
+
+@app.command()
+def token(
+    uid: Annotated[str, typer.Argument(help="The user id to act as.")],
+    publisher: Annotated[bool, typer.Option(help="Add the publisher role claim.")] = False,
+) -> None:
+    """Print an unsigned ID token for the emulators (refused outside emulator mode)."""
+    from .emulator_tokens import make_emulator_token
+
+    settings = get_settings()
+    if not settings.FIREBASE_AUTH_EMULATOR_HOST:
+        typer.echo("token: only with FIREBASE_AUTH_EMULATOR_HOST set (emulator mode)", err=True)
+        raise typer.Exit(2)
+    claims = {"role": settings.PUBLISHER_ROLE} if publisher else None
+    typer.echo(make_emulator_token(uid, settings.GOOGLE_CLOUD_PROJECT, claims=claims))
+
+
+@quotes_app.command("publish")
+def quotes_publish(
+    symbol: Annotated[str, typer.Argument(help="Ticker, e.g. AAPL.")],
+    bid: Annotated[str | None, typer.Option(help="Bid, USD.")] = None,
+    ask: Annotated[str | None, typer.Option(help="Ask, USD.")] = None,
+    price: Annotated[str | None, typer.Option(help="Last price, USD.")] = None,
+) -> None:
+    """Publish one quote to ``live_quotes/{SYMBOL}``."""
+    b, a, p = _decimal_or_none(bid, "bid"), _decimal_or_none(ask, "ask"), _decimal_or_none(price, "price")
+    try:
+        quote = _run_with_store(lambda store: publish_quote(store, symbol, bid=b, ask=a, price=p))
+    except ServiceError as exc:
+        typer.echo(f"quotes publish: {exc.code}: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(quote.as_json())
+
+
+@quotes_app.command("load")
+def quotes_load(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with symbol,bid,ask,price.")],
+) -> None:
+    """Publish every row of a CSV (header ``symbol,bid,ask,price``; empty cells allowed)."""
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+
+    async def work(store: Store) -> int:
+        for row in rows:
+            await publish_quote(
+                store,
+                row["symbol"],
+                bid=_decimal_or_none(row.get("bid"), "bid"),
+                ask=_decimal_or_none(row.get("ask"), "ask"),
+                price=_decimal_or_none(row.get("price"), "price"),
+            )
+        return len(rows)
+
+    try:
+        count = _run_with_store(work)
+    except ServiceError as exc:
+        typer.echo(f"quotes load: {exc.code}: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"published {count} quotes")
+
+
+@app.command("mark-to-market")
+def mark_to_market_command(
+    batch_size: Annotated[int | None, typer.Option(help="OPEN trades per round.")] = None,
+) -> None:
+    """Refresh current price and unrealized P&L of every OPEN trade (run it every minute)."""
+    settings = get_settings()
+    size = batch_size or settings.MARK_TO_MARKET_BATCH_SIZE
+    result = _run_with_store(
+        lambda store: mark_to_market(store, batch_size=size, max_quote_age_seconds=settings.MAX_QUOTE_AGE_SECONDS)
+    )
+    typer.echo(result.__dict__)
+
+
+@app.command("shadow-mode")
+def shadow_mode(enabled: Annotated[bool, typer.Argument(help="true: shadow fills; false: paper orders.")]) -> None:
+    """Set ``systemStatus/config.is_shadow_mode``."""
+    _run_with_store(lambda store: store.set_shadow_mode(enabled))
+    typer.echo(f"is_shadow_mode = {enabled}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("GOOGLE_CLOUD_PROJECT", "demo-strategy-service")
+    app()

@@ -1,0 +1,206 @@
+"""Firestore storage: the only module that knows document paths.
+
+Paths:
+- ``users/{uid}/shadowTradeHistory/{shadow_id}``: shadow trades.
+- ``live_quotes/{SYMBOL}``: quotes (``bid``, ``ask``, ``price``, ``updated_at``).
+- ``systemStatus/config``: ``is_shadow_mode``.
+- ``paper_orders/{order_id}``: orders written when shadow mode is off.
+
+No lock-based transaction is used: a trade is created with ``create()`` (fails with
+``AlreadyExists``) and changed with ``update()`` under a ``last_update_time``
+precondition (fails with ``FailedPrecondition``), which the emulator and production
+Firestore both resolve at once (see ``shared/ENVIRONMENT.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.api_core import retry_async
+from google.cloud import firestore
+from google.cloud.firestore_v1.async_document import AsyncDocumentReference
+from google.cloud.firestore_v1.base_document import DocumentSnapshot
+
+USERS = "users"
+SHADOW_TRADES = "shadowTradeHistory"
+LIVE_QUOTES = "live_quotes"
+SYSTEM_STATUS = "systemStatus"
+PAPER_ORDERS = "paper_orders"
+
+
+class Store:
+    """Async Firestore access for the service; one per process, built in the app lifespan.
+
+    Args:
+        client: the process's ``firestore.AsyncClient``.
+        timeout_seconds: overall deadline of each call, retries included.
+
+    Every method may raise ``google.api_core.exceptions.GoogleAPICallError`` (or
+    ``RetryError``) when Firestore fails; the API turns those into 503.
+    """
+
+    def __init__(self, client: firestore.AsyncClient, *, timeout_seconds: float) -> None:
+        self.client = client
+        self.timeout = timeout_seconds
+        self.retry = retry_async.AsyncRetry(
+            predicate=retry_async.if_transient_error,
+            initial=0.05,
+            maximum=1.0,
+            multiplier=2.0,
+            timeout=timeout_seconds,
+        )
+
+    # -- paths -----------------------------------------------------------------------
+    def trade_ref(self, uid: str, shadow_id: str) -> AsyncDocumentReference:
+        """``users/{uid}/shadowTradeHistory/{shadow_id}``."""
+        return self.client.collection(USERS, uid, SHADOW_TRADES).document(shadow_id)
+
+    def quote_ref(self, symbol: str) -> AsyncDocumentReference:
+        """``live_quotes/{symbol}``."""
+        return self.client.collection(LIVE_QUOTES).document(symbol)
+
+    # -- system ----------------------------------------------------------------------
+    async def ping(self) -> None:
+        """Read one small document, so that a failure proves Firestore unreachable."""
+        await self.client.collection(SYSTEM_STATUS).document("config").get(
+            retry=None, timeout=min(self.timeout, 3.0)
+        )
+
+    async def read_shadow_mode(self) -> bool | None:
+        """``systemStatus/config.is_shadow_mode``; None when the document or field is missing
+        or not a bool."""
+        snap = await self.client.collection(SYSTEM_STATUS).document("config").get(
+            retry=self.retry, timeout=self.timeout
+        )
+        value = snap.get("is_shadow_mode") if snap.exists and "is_shadow_mode" in (snap.to_dict() or {}) else None
+        return value if isinstance(value, bool) else None
+
+    async def set_shadow_mode(self, enabled: bool) -> None:
+        """Write ``systemStatus/config.is_shadow_mode`` (operators and tests)."""
+        await self.client.collection(SYSTEM_STATUS).document("config").set(
+            {"is_shadow_mode": enabled}, merge=True, retry=self.retry, timeout=self.timeout
+        )
+
+    # -- quotes ----------------------------------------------------------------------
+    async def get_quote(self, symbol: str) -> dict[str, Any] | None:
+        """The quote document of ``symbol``, or None."""
+        snap = await self.quote_ref(symbol).get(retry=self.retry, timeout=self.timeout)
+        return snap.to_dict() if snap.exists else None
+
+    async def get_quotes(self, symbols: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Quote documents of several symbols in one round trip; missing ones are left out."""
+        refs = [self.quote_ref(s) for s in sorted(set(symbols))]
+        if not refs:
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        async for snap in self.client.get_all(refs, retry=self.retry, timeout=self.timeout):
+            if snap.exists:
+                out[snap.id] = snap.to_dict() or {}
+        return out
+
+    async def put_quote(self, symbol: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Replace the quote of ``symbol`` (``updated_at`` set to the server time); returns it."""
+        ref = self.quote_ref(symbol)
+        await ref.set(
+            {**fields, "updated_at": firestore.SERVER_TIMESTAMP}, retry=self.retry, timeout=self.timeout
+        )
+        snap = await ref.get(retry=self.retry, timeout=self.timeout)
+        return snap.to_dict() or {}
+
+    # -- trades ----------------------------------------------------------------------
+    async def create_trade(self, uid: str, shadow_id: str, fields: dict[str, Any]) -> bool:
+        """Create a trade document; False when one with that id exists already."""
+        try:
+            await self.trade_ref(uid, shadow_id).create(fields, retry=self.retry, timeout=self.timeout)
+        except gexc.AlreadyExists:
+            return False
+        return True
+
+    async def get_trade(self, uid: str, shadow_id: str) -> DocumentSnapshot | None:
+        """The trade's snapshot, or None when the user has no trade with that id."""
+        snap = await self.trade_ref(uid, shadow_id).get(retry=self.retry, timeout=self.timeout)
+        return snap if snap.exists else None
+
+    async def update_trade_if_unchanged(
+        self, uid: str, shadow_id: str, fields: dict[str, Any], *, last_update_time: datetime
+    ) -> bool:
+        """Update a trade only if nobody wrote it since ``last_update_time``.
+
+        Returns:
+            True when written; False when the precondition failed (someone else wrote
+            first) or the document is gone.
+        """
+        option = self.client.write_option(last_update_time=last_update_time)
+        try:
+            await self.trade_ref(uid, shadow_id).update(
+                fields, option=option, retry=self.retry, timeout=self.timeout
+            )
+        except (gexc.FailedPrecondition, gexc.NotFound):
+            return False
+        return True
+
+    async def list_trades(
+        self, uid: str, *, status: str | None, limit: int, after_id: str | None
+    ) -> list[DocumentSnapshot]:
+        """A page of a user's trades, newest first (``created_at`` desc, then id desc).
+
+        Args:
+            status: ``"OPEN"``/``"CLOSED"`` filter, or None for all.
+            limit: page size.
+            after_id: the id of the last trade of the previous page (the cursor).
+
+        Returns:
+            Up to ``limit`` snapshots; an unknown cursor id gives an empty page.
+        """
+        query: Any = self.client.collection(USERS, uid, SHADOW_TRADES)
+        if status:
+            query = query.where(filter=firestore.FieldFilter("status", "==", status))
+        query = query.order_by("created_at", direction=firestore.Query.DESCENDING).order_by(
+            "__name__", direction=firestore.Query.DESCENDING
+        )
+        if after_id:
+            cursor = await self.get_trade(uid, after_id)
+            if cursor is None:
+                return []
+            query = query.start_after(cursor)
+        return [s async for s in query.limit(limit).stream(retry=self.retry, timeout=self.timeout)]
+
+    async def stream_trades(self, uid: str) -> AsyncIterator[dict[str, Any]]:
+        """Every trade document of a user (OPEN and CLOSED)."""
+        query = self.client.collection(USERS, uid, SHADOW_TRADES)
+        async for snap in query.stream(retry=self.retry, timeout=self.timeout):
+            yield snap.to_dict() or {}
+
+    async def open_trades_page(
+        self, *, limit: int, after: DocumentSnapshot | None
+    ) -> list[DocumentSnapshot]:
+        """A page of OPEN trades of every user (collection group), in document-path order."""
+        query = (
+            self.client.collection_group(SHADOW_TRADES)
+            .where(filter=firestore.FieldFilter("status", "==", "OPEN"))
+            .order_by("__name__")
+        )
+        if after is not None:
+            query = query.start_after(after)
+        return [s async for s in query.limit(limit).stream(retry=self.retry, timeout=self.timeout)]
+
+    # -- paper orders ----------------------------------------------------------------
+    async def create_paper_order(self, order_id: str, fields: dict[str, Any]) -> bool:
+        """Create ``paper_orders/{order_id}``; False when it exists already."""
+        try:
+            await self.client.collection(PAPER_ORDERS).document(order_id).create(
+                fields, retry=self.retry, timeout=self.timeout
+            )
+        except gexc.AlreadyExists:
+            return False
+        return True
+
+    async def get_paper_order(self, order_id: str) -> dict[str, Any] | None:
+        """The paper order document, or None."""
+        snap = await self.client.collection(PAPER_ORDERS).document(order_id).get(
+            retry=self.retry, timeout=self.timeout
+        )
+        return snap.to_dict() if snap.exists else None

@@ -1,0 +1,96 @@
+"""Request plumbing: exact-Decimal JSON bodies, request ids, body size limit."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import uuid
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from typing import Any
+
+from fastapi import HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from .errors import BadRequest, PayloadTooLarge, ServiceError
+
+#: The id of the request being served (logs and error bodies carry it).
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+
+def error_response(err: ServiceError) -> JSONResponse:
+    """The API's one error body, ``{"error": {"code", "message", "request_id", "details"}}``."""
+    body: dict[str, Any] = {
+        "code": err.code,
+        "message": err.message,
+        "request_id": request_id_var.get(),
+    }
+    if err.details is not None:
+        body["details"] = err.details
+    return JSONResponse({"error": body}, status_code=err.status_code, headers=err.headers or None)
+
+
+class BodyDecodeError(HTTPException):
+    """Carries a :class:`ServiceError` through FastAPI's body parsing, which re-raises
+    ``HTTPException`` as it is (any other error there becomes a generic 400)."""
+
+    def __init__(self, error: ServiceError) -> None:
+        super().__init__(status_code=error.status_code, detail=error.message)
+        self.service_error = error
+
+
+def _refuse_constant(name: str) -> Any:
+    raise BodyDecodeError(BadRequest(f"{name} is not a number this API accepts.", code="invalid_json"))
+
+
+class DecimalJSONRequest(Request):
+    """A request whose JSON numbers become ``Decimal`` (never a binary float), and whose
+    ``NaN``/``Infinity`` literals are refused."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                self._json = json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
+            except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+                raise BodyDecodeError(BadRequest("The body is not valid JSON.", code="invalid_json")) from exc
+        return self._json
+
+
+class DecimalJSONRoute(APIRoute):
+    """Route class that hands handlers a :class:`DecimalJSONRequest`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            return await original(DecimalJSONRequest(request.scope, request.receive))
+
+        return handler
+
+
+class RequestContextMiddleware(BaseHTTPMiddleware):
+    """Gives every request an id (``X-Request-ID`` in, or a new one), echoes it in the
+    response, and refuses bodies larger than ``max_body_bytes`` with 413."""
+
+    def __init__(self, app: Any, *, max_body_bytes: int) -> None:
+        super().__init__(app)
+        self.max_body_bytes = max_body_bytes
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        incoming = request.headers.get("x-request-id", "")
+        rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        try:
+            length = request.headers.get("content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+                return error_response(
+                    PayloadTooLarge(f"The body is larger than {self.max_body_bytes} bytes.")
+                )
+            response = await call_next(request)
+            response.headers["X-Request-ID"] = rid
+            return response
+        finally:
+            request_id_var.reset(token)

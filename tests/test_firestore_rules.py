@@ -1,0 +1,58 @@
+"""firestore.rules, enforced by the emulator on REST requests with unsigned ID tokens."""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+import pytest
+
+from backend.strategy_service.emulator_tokens import make_emulator_token
+
+from .conftest import emulator_host
+
+
+@pytest.fixture
+async def rest(project_id, store, publish, execute):
+    """Arrange alice's trade and a quote through the service, then a REST client."""
+    await publish("AAPL", price="10")
+    trade = await execute(symbol="AAPL", side="BUY", quantity="1")
+    base = f"http://{emulator_host()}/v1/projects/{project_id}/databases/(default)/documents"
+    async with httpx.AsyncClient(base_url=base, timeout=30) as c:
+        yield c, trade["id"]
+
+
+def bearer(project_id: str, uid: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_emulator_token(uid, project_id)}"}
+
+
+class TestRules:
+    async def test_owner_reads_own_trades(self, rest, project_id):
+        c, tid = rest
+        assert (await c.get(f"/users/alice/shadowTradeHistory/{tid}", headers=bearer(project_id, "alice"))).status_code == 200
+        assert (await c.get("/users/alice/shadowTradeHistory", headers=bearer(project_id, "alice"))).status_code == 200
+
+    async def test_other_users_and_anonymous_are_denied(self, rest, project_id):
+        c, tid = rest
+        assert (await c.get(f"/users/alice/shadowTradeHistory/{tid}", headers=bearer(project_id, "bob"))).status_code == 403
+        assert (await c.get(f"/users/alice/shadowTradeHistory/{tid}")).status_code == 403
+
+    async def test_signed_in_users_read_quotes_anonymous_do_not(self, rest, project_id):
+        c, _ = rest
+        assert (await c.get("/live_quotes/AAPL", headers=bearer(project_id, "bob"))).status_code == 200
+        assert (await c.get("/live_quotes/AAPL")).status_code == 403
+
+    async def test_every_client_write_is_denied(self, rest, project_id):
+        c, tid = rest
+        alice = bearer(project_id, "alice")
+        body = {"fields": {"status": {"stringValue": "CLOSED"}}}
+        assert (await c.patch(f"/users/alice/shadowTradeHistory/{tid}", json=body, headers=alice)).status_code == 403
+        assert (await c.post("/users/alice/shadowTradeHistory", json=body, headers=alice)).status_code == 403
+        assert (await c.patch("/live_quotes/AAPL", json={"fields": {"price": {"stringValue": "1"}}}, headers=alice)).status_code == 403
+        assert (await c.delete(f"/users/alice/shadowTradeHistory/{tid}", headers=alice)).status_code == 403
+
+    async def test_everything_else_is_closed(self, rest, project_id):
+        c, _ = rest
+        alice = bearer(project_id, "alice")
+        assert (await c.get("/systemStatus/config", headers=alice)).status_code == 403
+        assert (await c.get("/paper_orders/x", headers=alice)).status_code == 403
