@@ -138,6 +138,21 @@ def mark_to_market_command(
     typer.echo(result.__dict__)
 
 
+@app.command("metrics-json")
+def metrics_json(
+    uid: Annotated[str, typer.Argument(help="The user whose metrics to write.")],
+    out: Annotated[Path, typer.Option(help="Output file.")] = Path("metrics.json"),
+) -> None:
+    """Write a user's metrics record (story 4.3.2) as ``metrics.json``."""
+    import simplejson
+
+    from .dashboard_service import metrics_record_view
+
+    record = _run_with_store(lambda store: store.get_metrics_record(uid))
+    out.write_text(simplejson.dumps(metrics_record_view(record), use_decimal=True, indent=2) + "\n")
+    typer.echo(f"wrote {out}")
+
+
 @app.command("shadow-mode")
 def shadow_mode(enabled: Annotated[bool, typer.Argument(help="true: shadow fills; false: paper orders.")]) -> None:
     """Set ``systemStatus/config.is_shadow_mode``."""

@@ -18,7 +18,7 @@ from .auth import firebase_app
 from .config import Settings, get_settings
 from .errors import InvalidRequest, ServiceError, StorageUnavailable
 from .repository import Store
-from .routers import health, quotes, trades
+from .routers import health, quotes, trades, users
 from .routing import BodyDecodeError, RequestContextMiddleware, error_response
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(trades.router)
     app.include_router(quotes.router)
+    app.include_router(users.router)
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:

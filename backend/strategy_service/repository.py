@@ -29,6 +29,8 @@ SHADOW_TRADES = "shadowTradeHistory"
 LIVE_QUOTES = "live_quotes"
 SYSTEM_STATUS = "systemStatus"
 PAPER_ORDERS = "paper_orders"
+SETTINGS = "settings"
+METRICS = "metrics"
 
 
 class Store:
@@ -141,6 +143,70 @@ class Store:
         except (gexc.FailedPrecondition, gexc.NotFound):
             return False
         return True
+
+    async def close_trade_and_count(
+        self,
+        uid: str,
+        shadow_id: str,
+        fields: dict[str, Any],
+        *,
+        last_update_time: datetime,
+        pnl_cents: int,
+    ) -> bool:
+        """Close a trade and add it to the user's metrics record in one atomic commit.
+
+        The trade update carries a ``last_update_time`` precondition; the record
+        ``users/{uid}/metrics/summary`` is changed with ``Increment`` transforms (no lock,
+        no read). Either both are written or neither.
+
+        Returns:
+            True when written; False when the precondition failed (nothing written).
+        """
+        batch = self.client.batch()
+        batch.update(self.trade_ref(uid, shadow_id), fields, option=self.client.write_option(last_update_time=last_update_time))
+        batch.set(
+            self.metrics_ref(uid),
+            {
+                "totalTrades": firestore.Increment(1),
+                "wins": firestore.Increment(1 if pnl_cents > 0 else 0),
+                "losses": firestore.Increment(1 if pnl_cents < 0 else 0),
+                "breakEven": firestore.Increment(1 if pnl_cents == 0 else 0),
+                "totalPnlCents": firestore.Increment(pnl_cents),
+                "updated_at": firestore.SERVER_TIMESTAMP,
+            },
+            merge=True,
+        )
+        try:
+            await batch.commit(retry=self.retry, timeout=self.timeout)
+        except (gexc.FailedPrecondition, gexc.NotFound):
+            return False
+        return True
+
+    def metrics_ref(self, uid: str) -> AsyncDocumentReference:
+        """``users/{uid}/metrics/summary``: the story's incremental per-user record."""
+        return self.client.collection(USERS, uid, METRICS).document("summary")
+
+    async def get_metrics_record(self, uid: str) -> dict[str, Any] | None:
+        """The user's metrics record, or None before their first close."""
+        snap = await self.metrics_ref(uid).get(retry=self.retry, timeout=self.timeout)
+        return snap.to_dict() if snap.exists else None
+
+    async def set_metrics_record(self, uid: str, record: dict[str, Any]) -> None:
+        """Replace the user's metrics record (rebuilds)."""
+        await self.metrics_ref(uid).set(record, retry=self.retry, timeout=self.timeout)
+
+    def settings_ref(self, uid: str) -> AsyncDocumentReference:
+        """``users/{uid}/settings/profile``."""
+        return self.client.collection(USERS, uid, SETTINGS).document("profile")
+
+    async def get_user_settings(self, uid: str) -> dict[str, Any]:
+        """The user's stored settings (empty when never set)."""
+        snap = await self.settings_ref(uid).get(retry=self.retry, timeout=self.timeout)
+        return (snap.to_dict() or {}) if snap.exists else {}
+
+    async def merge_user_settings(self, uid: str, fields: dict[str, Any]) -> None:
+        """Merge fields into the user's settings."""
+        await self.settings_ref(uid).set(fields, merge=True, retry=self.retry, timeout=self.timeout)
 
     async def list_trades(
         self, uid: str, *, status: str | None, limit: int, after_id: str | None

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+import simplejson
 from fastapi.routing import APIRoute
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
@@ -30,6 +31,14 @@ def error_response(err: ServiceError) -> JSONResponse:
     if err.details is not None:
         body["details"] = err.details
     return JSONResponse({"error": body}, status_code=err.status_code, headers=err.headers or None)
+
+
+class DecimalJSONResponse(JSONResponse):
+    """JSON response that writes ``Decimal`` values as JSON numbers with their exact digits
+    (``12750.00``), as the dashboard format of seed 002 shows them."""
+
+    def render(self, content: Any) -> bytes:
+        return simplejson.dumps(content, use_decimal=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class BodyDecodeError(HTTPException):

@@ -54,6 +54,10 @@ class ExecuteTradeRequest(_Strict):
     correlation_id: ClientId | None = None
     execution_id: ClientId | None = None
     idempotency_key: ClientId | None = None
+    #: Protective stop price, USD per unit; the trade's risk is |entry - stop_loss| x quantity.
+    stop_loss: PositiveAmount | None = None
+    #: Initial risk in USD (wins over stop_loss); trades without either have no R-multiple.
+    risk_amount: PositiveAmount | None = None
 
     @field_validator("side", mode="before")
     @classmethod
@@ -79,6 +83,20 @@ class PublishQuoteRequest(_Strict):
     bid: PositiveAmount | None = None
     ask: PositiveAmount | None = None
     price: PositiveAmount | None = None
+
+
+class UserSettingsIn(_Strict):
+    """``PUT /users/me/settings``: starting capital (USD, > 0) and trading time zone (IANA)."""
+
+    starting_capital: PositiveAmount | None = None
+    timezone: Annotated[str, Field(max_length=64)] | None = None
+
+
+class UserSettingsOut(BaseModel):
+    """A user's settings as stored (defaults when never set)."""
+
+    starting_capital: str
+    timezone: str
 
 
 class TradeOut(BaseModel):

@@ -154,6 +154,12 @@ async def execute_trade(
                 code="quantity_too_small",
             )
         notional = quantize_usd(quantity * entry)
+        if req.risk_amount is not None:
+            risk = quantize_usd(req.risk_amount)
+        elif req.stop_loss is not None:
+            risk = quantize_usd(abs(entry - req.stop_loss) * quantity)
+        else:
+            risk = None
     now = datetime.now(timezone.utc)
     common = {
         "uid": uid,
@@ -162,11 +168,16 @@ async def execute_trade(
         "quantity": to_plain_str(quantity),
         "notional": to_plain_str(notional),
         "strategy_id": req.strategy_id,
+        "source": "paper",
         "request_hash": fingerprint,
         **{f: getattr(req, f) for f in _OPTIONAL_FIELDS if getattr(req, f) is not None},
     }
     if idempotency_key:
         common["idempotency_key"] = idempotency_key
+    if req.stop_loss is not None:
+        common["stop_loss"] = to_plain_str(req.stop_loss)
+    if risk is not None:
+        common["risk_amount"] = to_plain_str(risk)
 
     if not shadow:
         return await _create_paper_order(store, trade_id, common, entry, now, fingerprint)
@@ -299,7 +310,9 @@ async def close_shadow_trade(
             "is_win": pnl > 0,
             "last_updated": firestore.SERVER_TIMESTAMP,
         }
-        if await store.update_trade_if_unchanged(uid, shadow_id, fields, last_update_time=snap.update_time):
+        if await store.close_trade_and_count(
+            uid, shadow_id, fields, last_update_time=snap.update_time, pnl_cents=int(pnl * 100)
+        ):
             closed = await store.get_trade(uid, shadow_id)
             return trade_view(closed.to_dict() if closed else {**trade, **fields})
     raise StateConflict(

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, status
+from fastapi import APIRouter, Depends, Header, Path, Query, status
 
 from .. import trades as trade_service
 from ..deps import CurrentUser, SettingsDep, StoreDep
 from ..errors import ERROR_RESPONSES, InvalidRequest
-from ..metrics_service import shadow_metrics_for
-from ..routing import DecimalJSONRoute
+from ..dashboard_service import TradeFilter, dashboard_for, shadow_metrics_filtered
+from ..quotes import SYMBOL_PATTERN
+from ..routing import DecimalJSONResponse, DecimalJSONRoute
 from ..schemas import (
     ID_PATTERN,
     TRADE_ID_PATTERN,
@@ -26,6 +28,21 @@ router = APIRouter(prefix="/trades", tags=["trades"], route_class=DecimalJSONRou
 _errors: dict[int | str, dict[str, Any]] = {
     code: {**spec, "model": ErrorResponse} for code, spec in ERROR_RESPONSES.items()
 }
+
+
+def trade_filter(
+    start_date: Annotated[date | None, Query(description="First close date (inclusive), user's time zone.")] = None,
+    end_date: Annotated[date | None, Query(description="Last close date (inclusive), user's time zone.")] = None,
+    source: Annotated[Literal["paper", "backtest", "live"] | None, Query()] = None,
+    strategy_id: Annotated[str | None, Query(pattern=ID_PATTERN, max_length=128)] = None,
+    symbol: Annotated[str | None, Query(pattern=SYMBOL_PATTERN, max_length=15)] = None,
+) -> TradeFilter:
+    """The filters shared by the metrics endpoints."""
+    return TradeFilter(start_date=start_date, end_date=end_date, source=source,
+                       strategy_id=strategy_id, symbol=symbol.upper() if symbol else None)
+
+
+Filters = Annotated[TradeFilter, Depends(trade_filter)]
 
 
 @router.post(
@@ -82,10 +99,24 @@ async def close_shadow_trade(
     responses=_errors,
     summary="Aggregate shadow P&L, win rate and drawdown of the caller",
 )
-async def get_shadow_trade_metrics(user: CurrentUser, store: StoreDep) -> dict[str, Any]:
+async def get_shadow_trade_metrics(user: CurrentUser, store: StoreDep, filters: Filters) -> dict[str, Any]:
     """Realized, unrealized (marked at ``live_quotes``) and net P&L, win rate and the
-    maximum drawdown of the cumulative realized P&L (seed ``001``)."""
-    return (await shadow_metrics_for(store, uid=user.uid)).as_json()
+    maximum drawdown of the cumulative realized P&L (seed ``001``). Date filters select
+    CLOSED trades by close date; the other filters apply to OPEN trades too."""
+    return (await shadow_metrics_filtered(store, uid=user.uid, flt=filters)).as_json()
+
+
+@router.get(
+    "/shadow/dashboard",
+    response_class=DecimalJSONResponse,
+    responses=_errors,
+    summary="Dashboard metrics (seed 002 DashboardMetricsResponse plus extras)",
+)
+async def get_shadow_dashboard(user: CurrentUser, store: StoreDep, filters: Filters) -> DecimalJSONResponse:
+    """Win rates, profit factor, averages, returns, CAGR, drawdown, Sharpe, Sortino, Calmar,
+    expectancy, SQN, streaks, daily P&L, equity curve and breakdowns; numbers as JSON
+    numbers with two decimals; ``conventions`` states how they were computed."""
+    return DecimalJSONResponse(await dashboard_for(store, uid=user.uid, flt=filters))
 
 
 @router.get("/shadow", response_model=TradePage, responses=_errors, summary="List the caller's shadow trades")
