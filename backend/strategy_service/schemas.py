@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .errors import ERROR_RESPONSES
 from .quotes import SYMBOL_PATTERN
 
 #: Largest accepted quantity, notional or price: absurd values are refused, not stored.
@@ -164,3 +165,9 @@ class ErrorResponse(BaseModel):
     """``{"error": {...}}``."""
 
     error: ErrorBody
+
+
+#: The error responses of every authenticated route, with their body model, for OpenAPI.
+API_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {**spec, "model": ErrorResponse} for code, spec in ERROR_RESPONSES.items()
+}

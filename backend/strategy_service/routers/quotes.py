@@ -7,15 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from ..deps import CurrentUser, Publisher, StoreDep
-from ..errors import ERROR_RESPONSES, ResourceNotFound
+from ..errors import ResourceNotFound
 from ..quotes import SYMBOL_PATTERN, Quote, normalize_symbol, publish_quote
 from ..routing import DecimalJSONRoute
-from ..schemas import ErrorResponse, PublishQuoteRequest, QuoteOut
+from ..schemas import API_ERRORS, ErrorResponse, PublishQuoteRequest, QuoteOut
 
 router = APIRouter(prefix="/quotes", tags=["quotes"], route_class=DecimalJSONRoute)
-_errors: dict[int | str, dict[str, Any]] = {
-    code: {**spec, "model": ErrorResponse} for code, spec in ERROR_RESPONSES.items()
-}
+_errors = API_ERRORS
 SymbolPath = Annotated[str, Path(pattern=SYMBOL_PATTERN, max_length=15)]
 
 

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, Header, Path, Query, status
 
 from .. import trades as trade_service
 from ..deps import CurrentUser, SettingsDep, StoreDep
-from ..errors import ERROR_RESPONSES, InvalidRequest
+from ..errors import InvalidRequest
 from ..dashboard_service import TradeFilter, dashboard_for, shadow_metrics_filtered
 from ..quotes import SYMBOL_PATTERN
 from ..routing import DecimalJSONResponse, DecimalJSONRoute
 from ..schemas import (
+    API_ERRORS,
     ID_PATTERN,
     TRADE_ID_PATTERN,
     CloseShadowTradeRequest,
@@ -25,9 +26,7 @@ from ..schemas import (
 )
 
 router = APIRouter(prefix="/trades", tags=["trades"], route_class=DecimalJSONRoute)
-_errors: dict[int | str, dict[str, Any]] = {
-    code: {**spec, "model": ErrorResponse} for code, spec in ERROR_RESPONSES.items()
-}
+_errors = API_ERRORS
 
 
 def trade_filter(

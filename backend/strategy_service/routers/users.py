@@ -8,14 +8,11 @@ from fastapi import APIRouter
 
 from ..dashboard_service import load_user_settings, metrics_record_view, update_user_settings
 from ..deps import CurrentUser, StoreDep
-from ..errors import ERROR_RESPONSES
 from ..routing import DecimalJSONResponse, DecimalJSONRoute
-from ..schemas import ErrorResponse, UserSettingsIn, UserSettingsOut
+from ..schemas import API_ERRORS, ErrorResponse, UserSettingsIn, UserSettingsOut
 
 router = APIRouter(tags=["users"], route_class=DecimalJSONRoute)
-_errors: dict[int | str, dict[str, Any]] = {
-    code: {**spec, "model": ErrorResponse} for code, spec in ERROR_RESPONSES.items()
-}
+_errors = API_ERRORS
 
 
 @router.get("/users/me/settings", response_model=UserSettingsOut, responses=_errors, summary="The caller's settings")
