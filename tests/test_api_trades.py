@@ -297,3 +297,14 @@ class TestListAndGet:
         theirs = await client.get(f"/trades/shadow/{trade['id']}", headers=auth("bob"))
         assert theirs.status_code == 404 and theirs.json()["error"]["code"] == "trade_not_found"
         assert (await client.get("/trades/shadow/bad..id", headers=auth())).status_code == 422
+
+
+class TestRiskAtExecute:
+    async def test_stop_loss_and_risk_amount_give_the_trade_risk(self, client, auth, publish, execute, store):
+        await publish("AAPL", bid="99.50", ask="100.00")
+        by_stop = await execute(symbol="AAPL", side="BUY", quantity="10", stop_loss="95.25")
+        assert (by_stop["stop_loss"], by_stop["risk_amount"]) == ("95.25", "47.50")  # (100.00 - 95.25) x 10
+        by_amount = await execute(symbol="AAPL", side="SELL", quantity="10", stop_loss="105", risk_amount="30")
+        assert by_amount["risk_amount"] == "30.00"  # an explicit risk wins over the stop
+        plain = await execute(symbol="AAPL", side="BUY", quantity="1")
+        assert "risk_amount" not in plain
