@@ -13,8 +13,8 @@ from .money import to_decimal, to_plain_str
 from .repository import Store
 from .shadow_metrics import entry_fill_price, exit_fill_price
 
-#: Symbols: 1-15 of A-Z, 0-9, '.', '-', '/' ... stored upper-case ('/' becomes '-' is not
-#: done: a slash cannot be in a document id, so it is refused).
+#: Symbols: 1-15 letters, digits, '.' or '-', starting with a letter or digit; stored
+#: upper-case. A '/' is refused: it cannot be part of a Firestore document id.
 SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,14}$"
 _SYMBOL_RE = re.compile(SYMBOL_PATTERN)
 

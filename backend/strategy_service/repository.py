@@ -77,7 +77,7 @@ class Store:
         snap = await self.client.collection(SYSTEM_STATUS).document("config").get(
             retry=self.retry, timeout=self.timeout
         )
-        value = snap.get("is_shadow_mode") if snap.exists and "is_shadow_mode" in (snap.to_dict() or {}) else None
+        value = (snap.to_dict() or {}).get("is_shadow_mode") if snap.exists else None
         return value if isinstance(value, bool) else None
 
     async def set_shadow_mode(self, enabled: bool) -> None:

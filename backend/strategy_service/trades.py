@@ -59,7 +59,7 @@ def trade_view(doc: dict[str, Any]) -> dict[str, Any]:
 
     The server-only ``request_hash`` is left out; ``id`` and ``mode`` are added.
     """
-    out = {k: _iso(v) for k, v in doc.items() if k not in ("request_hash", "idempotency_key_hash")}
+    out = {k: _iso(v) for k, v in doc.items() if k != "request_hash"}
     out["id"] = doc["shadow_id"]
     out["mode"] = "shadow"
     return out
@@ -67,7 +67,7 @@ def trade_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 def paper_order_view(doc: dict[str, Any]) -> dict[str, Any]:
     """API shape of a paper order (shadow mode off)."""
-    out = {k: _iso(v) for k, v in doc.items() if k not in ("request_hash",)}
+    out = {k: _iso(v) for k, v in doc.items() if k != "request_hash"}
     out["id"] = doc["order_id"]
     out["mode"] = "paper"
     return out
