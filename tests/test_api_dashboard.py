@@ -1,17 +1,17 @@
 """Dashboard, /api/metrics and user settings through HTTP, on the emulator.
 
-Trades are made through the API; their close times and sources are then moved in storage
-to spread them over several days and sources (the API fills at server time and only makes
-paper trades)."""
+Trades spread over several days are backtest trades (the client gives each fill's price
+and time); paper trades fill at the live quote at server time."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from asgi_lifespan import LifespanManager
 
+from backend.strategy_service.dashboard_service import verify_aggregates
 from backend.strategy_service.main import create_app
 
 
@@ -27,13 +27,18 @@ async def _trade(client, auth, publish, execute, *, symbol, side, qty, entry, ex
     return r.json()
 
 
-async def _move(store, trade, *, closed_at=None, source=None, uid="alice"):
-    fields = {}
-    if closed_at:
-        fields["closed_at"] = closed_at
-    if source:
-        fields["source"] = source
-    await store.trade_ref(uid, trade["id"]).update(fields)
+async def _bt(client, auth, *, symbol, side, qty, entry, exit_, closed_at, strategy="s1", uid="alice", risk=None):
+    """A backtest trade filled an hour before ``closed_at``."""
+    body = {"symbol": symbol, "side": side, "quantity": qty, "strategy_id": strategy, "source": "backtest",
+            "price": entry, "filled_at": (closed_at - timedelta(hours=1)).isoformat()}
+    if risk:
+        body["risk_amount"] = risk
+    r = await client.post("/trades/execute", json=body, headers=auth(uid))
+    assert r.status_code == 201, r.text
+    r = await client.post("/trades/close-shadow", json={"shadow_id": r.json()["id"], "price": exit_,
+                                                        "closed_at": closed_at.isoformat()}, headers=auth(uid))
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 class TestDashboard:
@@ -42,16 +47,13 @@ class TestDashboard:
 
     async def test_several_days_strategies_symbols_and_sources_by_hand(self, client, auth, publish, execute, store):
         # realized: +300 AAPL s1, -150 GOOG s1 (Jan 1); +200 MSFT s2 (Jan 2); -100 TSLA s2, +400 AAPL s1 (Jan 3)
-        a = await _trade(client, auth, publish, execute, symbol="AAPL", side="BUY", qty="10", entry="100", exit_="130", risk="150")
-        g = await _trade(client, auth, publish, execute, symbol="GOOG", side="SELL", qty="5", entry="100", exit_="130")
-        m = await _trade(client, auth, publish, execute, symbol="MSFT", side="BUY", qty="4", entry="50", exit_="100", strategy="s2")
-        t = await _trade(client, auth, publish, execute, symbol="TSLA", side="BUY", qty="1", entry="300", exit_="200", strategy="s2")
-        a2 = await _trade(client, auth, publish, execute, symbol="AAPL", side="SELL", qty="8", entry="100", exit_="50", risk="200")
-        await _trade(client, auth, publish, execute, symbol="AAPL", side="BUY", qty="1", entry="1", exit_="2", uid="bob")
-        ny = lambda d: datetime(2024, 1, d, 20, 0, tzinfo=timezone.utc)  # 15:00 New York
-        for trade, day in ((a, 1), (g, 1), (m, 2), (t, 3), (a2, 3)):
-            await _move(store, trade, closed_at=ny(day))
-        await _move(store, m, source="backtest")
+        ny = lambda d, h=0: datetime(2024, 1, d, 20, h, tzinfo=timezone.utc)  # 15:00 New York
+        await _bt(client, auth, symbol="AAPL", side="BUY", qty="10", entry="100", exit_="130", risk="150", closed_at=ny(1))
+        await _bt(client, auth, symbol="GOOG", side="SELL", qty="5", entry="100", exit_="130", closed_at=ny(1, 5))
+        await _bt(client, auth, symbol="MSFT", side="BUY", qty="4", entry="50", exit_="100", strategy="s2", closed_at=ny(2))
+        await _bt(client, auth, symbol="TSLA", side="BUY", qty="1", entry="300", exit_="200", strategy="s2", closed_at=ny(3))
+        await _bt(client, auth, symbol="AAPL", side="SELL", qty="8", entry="100", exit_="50", risk="200", closed_at=ny(3, 5))
+        await _bt(client, auth, symbol="AAPL", side="BUY", qty="1", entry="1", exit_="2", uid="bob", closed_at=ny(1))
 
         r = await client.get("/trades/shadow/dashboard", headers=auth())
         assert r.status_code == 200
@@ -71,20 +73,27 @@ class TestDashboard:
         assert (await dash(start_date="2024-01-02"))["total_pnl"] == 500  # 200 + 300
         assert (await dash(end_date="2024-01-01"))["total_pnl"] == 150
         assert (await dash(start_date="2024-01-02", end_date="2024-01-02"))["total_trades"] == 1
-        assert (await dash(source="backtest"))["total_pnl"] == 200
-        assert (await dash(source="paper"))["total_pnl"] == 450
+        assert (await dash(source="backtest"))["total_pnl"] == 650
+        assert (await dash(source="paper"))["total_trades"] == 0
+        # a paper trade closes today, at the live quote: the source filter splits them
+        await _trade(client, auth, publish, execute, symbol="MSFT", side="BUY", qty="2", entry="10", exit_="11")
+        assert (await dash(source="paper"))["total_pnl"] == 2
+        assert (await dash(source="backtest"))["total_pnl"] == 650
+        assert (await dash())["total_pnl"] == 652
         assert (await dash(source="live"))["total_trades"] == 0
         assert (await dash(strategy_id="s2"))["total_pnl"] == 100
         assert (await dash(symbol="aapl"))["total_pnl"] == 700
+        assert (await dash(symbol="msft", end_date="2024-12-31"))["total_pnl"] == 200
         bad = await client.get("/trades/shadow/dashboard", params={"start_date": "2024-02-01", "end_date": "2024-01-01"}, headers=auth())
         assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_date_range"
 
         metrics = await client.get("/trades/shadow/metrics", params={"strategy_id": "s1"}, headers=auth())
-        assert metrics.json()["realized_pnl"] == "550.00" and metrics.json()["closed_trades"] == 3
+        assert metrics.json()["realized_pnl"] == "552.00" and metrics.json()["closed_trades"] == 4  # with the paper +2
+        assert await verify_aggregates(store, "alice") == []
 
     async def test_starting_capital_and_time_zone_come_from_settings(self, client, auth, publish, execute, store):
-        tr = await _trade(client, auth, publish, execute, symbol="AAPL", side="BUY", qty="1", entry="100", exit_="150")
-        await _move(store, tr, closed_at=datetime(2024, 1, 2, 3, 0, tzinfo=timezone.utc))  # Jan 1, 22:00 in New York
+        await _bt(client, auth, symbol="AAPL", side="BUY", qty="1", entry="100", exit_="150",
+                  closed_at=datetime(2024, 1, 2, 3, 0, tzinfo=timezone.utc))  # Jan 1, 22:00 in New York
         r = await client.put("/users/me/settings", json={"starting_capital": "1000"}, headers=auth())
         assert r.json() == {"starting_capital": "1000.00", "timezone": "America/New_York"}
         body = (await client.get("/trades/shadow/dashboard", headers=auth())).json()

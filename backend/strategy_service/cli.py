@@ -153,6 +153,31 @@ def metrics_json(
     typer.echo(f"wrote {out}")
 
 
+@app.command()
+def rebuild(uid: Annotated[str, typer.Argument(help="The user whose aggregates to rebuild.")]) -> None:
+    """Recompute a user's aggregates (cells, close sequences, summary) from their trade
+    history and replace the stored ones. Run it while the user closes no trade."""
+    from .dashboard_service import rebuild_aggregates
+
+    result = _run_with_store(lambda store: rebuild_aggregates(store, uid))
+    typer.echo(f"rebuilt {uid}: " + ", ".join(f"{k}={v}" for k, v in result.items()))
+
+
+@app.command()
+def verify(uid: Annotated[str, typer.Argument(help="The user whose aggregates to check.")]) -> None:
+    """Compare a user's stored aggregates and served metrics with a full recomputation
+    from history; print every difference and exit 1 if there is any."""
+    from .dashboard_service import verify_aggregates
+
+    differences = _run_with_store(lambda store: verify_aggregates(store, uid))
+    for line in differences:
+        typer.echo(line)
+    if differences:
+        typer.echo(f"verify {uid}: {len(differences)} difference(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"verify {uid}: aggregates equal a full recomputation")
+
+
 @app.command("shadow-mode")
 def shadow_mode(enabled: Annotated[bool, typer.Argument(help="true: shadow fills; false: paper orders.")]) -> None:
     """Set ``systemStatus/config.is_shadow_mode``."""

@@ -18,12 +18,23 @@ Conventions (stated in every response, see :data:`CONVENTIONS`):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from .aggregates import (
+    R_SCALE,
+    CellId,
+    CellStats,
+    OrderFold,
+    TradeFacts,
+    aggregate,
+    facts_of,
+    fold_in_order,
+    r_units_of,
+)
 from .money import HUNDRED, MONEY_CONTEXT, USD_QUANTUM, ZERO, localcontext, quantize
 
 TRADING_DAYS_PER_YEAR = 252
@@ -40,6 +51,8 @@ CONVENTIONS = {
     "daily_returns": "daily P&L / equity at the start of the day, trading days only",
     "win_definition": "pnl > 0 is a win, pnl < 0 a loss, pnl == 0 break-even (counted in total_trades)",
     "rounding": "ROUND_HALF_UP to 0.01",
+    "r_multiple": "pnl / risk per trade, ROUND_HALF_UP to 0.0001 R",
+    "trade_order": "close time to the microsecond, then trade id (streaks, trade-level drawdown)",
 }
 
 
@@ -59,6 +72,7 @@ class ClosedTrade:
         symbol, strategy_id, source: for breakdowns and filters (source: paper, backtest, live).
         risk: initial risk in USD (``risk_amount``, or ``|entry - stop_loss| x quantity``),
             or None when the trade had neither; only trades with a risk have an R-multiple.
+        trade_id: the shadow id; it orders trades closed in the same microsecond.
     """
 
     pnl: Decimal
@@ -68,14 +82,25 @@ class ClosedTrade:
     strategy_id: str = ""
     source: str = "paper"
     risk: Decimal | None = None
+    trade_id: str = ""
 
     @property
     def r_multiple(self) -> Decimal | None:
-        """``pnl / risk`` (seed 002, "R-Return"), or None without a positive risk."""
-        if self.risk is None or self.risk <= 0:
-            return None
-        with localcontext(MONEY_CONTEXT):
-            return self.pnl / self.risk
+        """``pnl / risk`` (seed 002, "R-Return") rounded half up to 0.0001 R, or None
+        without a positive risk."""
+        units = r_units_of(self.pnl, self.risk)
+        return None if units is None else Decimal(units) / R_SCALE
+
+    def facts(self, tz: ZoneInfo) -> TradeFacts:
+        """Its integer :class:`~.aggregates.TradeFacts` (close day in ``tz``).
+
+        Raises:
+            ValueError: P&L or risk not in whole cents.
+        """
+        return facts_of(
+            trade_id=self.trade_id, pnl=self.pnl, closed_at=self.closed_at, opened_at=self.opened_at,
+            source=self.source, strategy_id=self.strategy_id, symbol=self.symbol, risk=self.risk, tz=tz,
+        )
 
 
 # ---------------------------------------------------------------------------- core ratios
@@ -110,10 +135,15 @@ def calculate_profit_factor(pnls: Sequence[Decimal]) -> tuple[Decimal | None, bo
     if not pnls:
         return None, False
     with localcontext(MONEY_CONTEXT):
-        gross_wins = sum((p for p in pnls if p > 0), ZERO)
-        gross_losses = -sum((p for p in pnls if p < 0), ZERO)
-        if gross_losses == 0:
-            return None, gross_wins > 0
+        return profit_factor_from(sum((p for p in pnls if p > 0), ZERO), -sum((p for p in pnls if p < 0), ZERO))
+
+
+def profit_factor_from(gross_wins: Decimal, gross_losses: Decimal) -> tuple[Decimal | None, bool]:
+    """Profit factor from the gross profit and the gross loss (both >= 0, USD or cents):
+    ``(gross_wins / gross_losses, False)``; ``(None, gross_wins > 0)`` without losses."""
+    if gross_losses == 0:
+        return None, gross_wins > 0
+    with localcontext(MONEY_CONTEXT):
         return gross_wins / gross_losses, False
 
 
@@ -176,8 +206,16 @@ def _mean(values: Sequence[Decimal]) -> Decimal:
 
 
 def _std(values: Sequence[Decimal], ddof: int) -> Decimal:
-    mean = _mean(values)
-    return (sum(((v - mean) ** 2 for v in values), ZERO) / (len(values) - ddof)).sqrt()
+    return std_from_sums(len(values), sum(values, ZERO), sum((v * v for v in values), ZERO), ddof)
+
+
+def std_from_sums(n: int, total: Decimal, squares: Decimal, ddof: int) -> Decimal:
+    """Standard deviation from ``n``, the sum and the sum of squares:
+    ``sqrt((n * squares - total^2) / (n * (n - ddof)))`` (one division, one square root,
+    both correctly rounded at 60 digits, so an incremental and a full computation from
+    the same exact sums agree to the last digit)."""
+    with localcontext(MONEY_CONTEXT):
+        return max((n * squares - total * total) / (n * (n - ddof)), ZERO).sqrt()
 
 
 def calculate_sharpe_ratio(daily_returns: Sequence[Decimal]) -> Decimal | None:
@@ -216,13 +254,20 @@ def calculate_calmar_ratio(cagr_percent: Decimal, max_drawdown_percent: Decimal)
 def calculate_sqn(r_multiples: Sequence[Decimal]) -> Decimal | None:
     """System Quality Number ``sqrt(n) x mean(R) / std(R)``, sample std (Van Tharp).
     None below 2 R-multiples or at zero deviation."""
-    if len(r_multiples) < 2:
+    with localcontext(MONEY_CONTEXT):
+        return sqn_from_sums(len(r_multiples), sum(r_multiples, ZERO), sum((r * r for r in r_multiples), ZERO))
+
+
+def sqn_from_sums(n: int, total: Decimal, squares: Decimal) -> Decimal | None:
+    """SQN from the count, sum and sum of squares of the R-multiples (see
+    :func:`calculate_sqn`)."""
+    if n < 2:
         return None
     with localcontext(MONEY_CONTEXT):
-        std = _std(r_multiples, 1)
+        std = std_from_sums(n, total, squares, 1)
         if std == 0:
             return None
-        return Decimal(len(r_multiples)).sqrt() * _mean(r_multiples) / std
+        return Decimal(n).sqrt() * (total / n) / std
 
 
 def max_consecutive(pnls: Iterable[Decimal]) -> tuple[int, int]:
@@ -233,6 +278,8 @@ def max_consecutive(pnls: Iterable[Decimal]) -> tuple[int, int]:
         run_l = run_l + 1 if p < 0 else 0
         best_w, best_l = max(best_w, run_w), max(best_l, run_l)
     return best_w, best_l
+
+
 
 
 # ------------------------------------------------------------------- days and the curve
@@ -262,64 +309,66 @@ class DayPerformance:
     r_total: Decimal | None
 
 
-def build_daily_performance(
-    trades: Sequence[ClosedTrade], *, starting_capital: Decimal, tz: ZoneInfo
-) -> list[DayPerformance]:
-    """Group trades by close date in ``tz`` and build the equity curve with its drawdown
-    (seed 002, "Daily Equity Calculation"), in date order."""
-    by_day: dict[date, list[ClosedTrade]] = defaultdict(list)
-    for t in trades:
-        by_day[t.closed_at.astimezone(tz).date()].append(t)
+def daily_performance(by_day: Mapping[date, CellStats], *, starting_capital: Decimal) -> list[DayPerformance]:
+    """The equity curve with its drawdown (seed 002, "Daily Equity Calculation"), in date
+    order, from each trading day's summed cells."""
     out: list[DayPerformance] = []
     equity = peak = starting_capital
     with localcontext(MONEY_CONTEXT):
         for day in sorted(by_day):
-            items = by_day[day]
-            pnl = sum((t.pnl for t in items), ZERO)
+            stats = by_day[day]
+            pnl = Decimal(stats.pnl) / HUNDRED
             start = equity
             equity = start + pnl
             peak = max(peak, equity)
-            rs = [r for r in (t.r_multiple for t in items) if r is not None]
             out.append(
                 DayPerformance(
                     date=day,
                     pnl=pnl,
-                    trades=len(items),
+                    trades=stats.n,
                     start_equity=start,
                     equity=equity,
                     drawdown_percent=(peak - equity) / peak * HUNDRED if peak > 0 else ZERO,
                     return_percent=pnl / start * HUNDRED if start > 0 else ZERO,
-                    r_total=sum(rs, ZERO) if rs else None,
+                    r_total=Decimal(stats.rs) / R_SCALE if stats.rn else None,
                 )
             )
     return out
 
 
-# ----------------------------------------------------------------------- breakdowns
-def breakdown(trades: Sequence[ClosedTrade], key: str) -> list[dict[str, object]]:
-    """Per-``key`` (``symbol``/``strategy_id``/``source``) figures: trades, wins, losses,
-    break-even, total P&L, win rate, profit factor; sorted by key."""
-    groups: dict[str, list[Decimal]] = defaultdict(list)
+def build_daily_performance(
+    trades: Sequence[ClosedTrade], *, starting_capital: Decimal, tz: ZoneInfo
+) -> list[DayPerformance]:
+    """:func:`daily_performance` of a list of trades grouped by close date in ``tz``."""
+    by_day: dict[date, CellStats] = defaultdict(CellStats)
     for t in trades:
-        groups[getattr(t, key)].append(t.pnl)
-    rows = []
-    for name in sorted(groups):
-        pnls = groups[name]
-        pf, pf_inf = calculate_profit_factor(pnls)
-        rows.append(
-            {
-                key: name,
-                "trades": len(pnls),
-                "wins": sum(1 for p in pnls if p > 0),
-                "losses": sum(1 for p in pnls if p < 0),
-                "break_even": sum(1 for p in pnls if p == 0),
-                "total_pnl": q2(sum(pnls, ZERO)),
-                "win_rate": q2(calculate_win_rate_trades(pnls)),
-                "profit_factor": q2(pf),
-                "profit_factor_infinite": pf_inf,
-            }
-        )
-    return rows
+        by_day[t.closed_at.astimezone(tz).date()].add_trade(t.facts(tz))
+    return daily_performance(by_day, starting_capital=starting_capital)
+
+
+# ----------------------------------------------------------------------- breakdowns
+def _counts(stats: CellStats) -> dict[str, object]:
+    pf, pf_inf = profit_factor_from(Decimal(stats.gp), Decimal(stats.gl))
+    with localcontext(MONEY_CONTEXT):
+        return {
+            "trades": stats.n,
+            "wins": stats.w,
+            "losses": stats.l,
+            "break_even": stats.e,
+            "total_pnl": q2(Decimal(stats.pnl) / HUNDRED),
+            "win_rate": q2(Decimal(stats.w) / stats.n * HUNDRED if stats.n else ZERO),
+            "profit_factor": q2(pf),
+            "profit_factor_infinite": pf_inf,
+        }
+
+
+def breakdown(cells: Mapping[CellId, CellStats], key: str) -> list[dict[str, object]]:
+    """Per-``key`` (``symbol``/``strategy_id``/``source``) figures: trades, wins, losses,
+    break-even, total P&L (USD), win rate (percent), profit factor; sorted by key."""
+    groups: dict[str, CellStats] = defaultdict(CellStats)
+    for cell, stats in cells.items():
+        groups[getattr(cell, key)].add(stats)
+    return [{key: name, **_counts(groups[name])} for name in sorted(groups)]
 
 
 # ------------------------------------------------------------------------ the whole set
@@ -329,40 +378,66 @@ def compute_dashboard(
     starting_capital: Decimal,
     tz: ZoneInfo,
 ) -> dict[str, object]:
-    """Every dashboard figure for a set of closed trades (already filtered).
+    """Every dashboard figure for a set of closed trades (already filtered): the full
+    recomputation, :func:`dashboard_from_aggregates` of the trades' cells and order fold.
 
     Args:
-        trades: the realized trades.
+        trades: the realized trades (P&L and risk in whole cents).
         starting_capital: equity before the first trade, USD (> 0).
         tz: the trading time zone that defines a day.
+
+    Returns:
+        See :func:`dashboard_from_aggregates`.
+    """
+    facts = [t.facts(tz) for t in trades]
+    cells = {CellId.parse(k): v for k, v in aggregate(facts).items()}
+    return dashboard_from_aggregates(cells, fold_in_order(facts), starting_capital=starting_capital, tz=tz)
+
+
+def dashboard_from_aggregates(
+    cells: Mapping[CellId, CellStats],
+    fold: OrderFold,
+    *,
+    starting_capital: Decimal,
+    tz: ZoneInfo,
+) -> dict[str, object]:
+    """Every dashboard figure from the cells of the selected trades and their order fold.
+
+    Args:
+        cells: the selected trades summed per (day, source, strategy, symbol).
+        fold: the :class:`~.aggregates.OrderFold` of the same trades in close order (for
+            the streaks).
+        starting_capital: equity before the first trade, USD (> 0).
+        tz: the trading time zone that defines a day (reported in ``conventions``).
 
     Returns:
         The ``DashboardMetricsResponse`` of seed 002 (its field names) plus the extra
         metrics; every number a ``Decimal`` quantized to 0.01 (or int, or None). Days and
         P&L follow :data:`CONVENTIONS`, which the result repeats under ``conventions``.
     """
-    ordered = sorted(trades, key=lambda t: t.closed_at)
-    pnls = [t.pnl for t in ordered]
-    days = build_daily_performance(ordered, starting_capital=starting_capital, tz=tz)
+    total = CellStats()
+    by_day: dict[date, CellStats] = defaultdict(CellStats)
+    for cell, stats in cells.items():
+        total.add(stats)
+        by_day[cell.day].add(stats)
+    days = daily_performance(by_day, starting_capital=starting_capital)
+    n = total.n
     with localcontext(MONEY_CONTEXT):
-        total_pnl = sum(pnls, ZERO)
+        total_pnl = Decimal(total.pnl) / HUNDRED
         final_equity = starting_capital + total_pnl
         daily_returns = [d.pnl / d.start_equity for d in days if d.start_equity > 0]
         days_elapsed = (days[-1].date - days[0].date).days + 1 if days else 0
         cagr = calculate_cagr(starting_capital, final_equity, days_elapsed)
         max_dd = calculate_max_drawdown([starting_capital] + [d.equity for d in days])
-        pf, pf_inf = calculate_profit_factor(pnls)
-        avg_win, avg_loss = calculate_average_win(pnls), calculate_average_loss(pnls)
-        r_values = [r for r in (t.r_multiple for t in ordered) if r is not None]
-        risks = [t.risk for t in ordered if t.risk is not None and t.risk > 0]
-        avg_risk = sum(risks, ZERO) / len(risks) if risks else None
-        wins_streak, losses_streak = max_consecutive(pnls)
-        holds = [(t.closed_at - t.opened_at).total_seconds() for t in ordered if t.opened_at is not None]
-        n = len(pnls)
+        pf, pf_inf = profit_factor_from(Decimal(total.gp), Decimal(total.gl)) if n else (None, False)
+        avg_win = Decimal(total.gp) / HUNDRED / total.w if total.w else ZERO
+        avg_loss = Decimal(total.gl) / HUNDRED / total.l if total.l else ZERO
+        r_sum = Decimal(total.rs) / R_SCALE
+        avg_risk = Decimal(total.rk) / HUNDRED / total.rn if total.rn else None
         payoff = None if avg_loss == 0 else avg_win / avg_loss
         result: dict[str, object] = {
             "total_trades": n,
-            "win_rate_trades": q2(calculate_win_rate_trades(pnls)),
+            "win_rate_trades": q2(Decimal(total.w) / n * HUNDRED if n else ZERO),
             "win_rate_days": q2(calculate_win_rate_days([d.pnl for d in days])),
             "profit_factor": q2(pf),
             "profit_factor_infinite": pf_inf,
@@ -390,31 +465,31 @@ def compute_dashboard(
             "end_date": days[-1].date.isoformat() if days else None,
             "trading_days": len(days),
             # beyond the document
-            "winning_trades": sum(1 for p in pnls if p > 0),
-            "losing_trades": sum(1 for p in pnls if p < 0),
-            "break_even_trades": sum(1 for p in pnls if p == 0),
-            "largest_win": q2(max(pnls)) if pnls and max(pnls) > 0 else None,
-            "largest_loss": q2(min(pnls)) if pnls and min(pnls) < 0 else None,
+            "winning_trades": total.w,
+            "losing_trades": total.l,
+            "break_even_trades": total.e,
+            "largest_win": q2(Decimal(total.mx) / HUNDRED) if total.mx is not None and total.mx > 0 else None,
+            "largest_loss": q2(Decimal(total.mn) / HUNDRED) if total.mn is not None and total.mn < 0 else None,
             "expectancy": q2(total_pnl / n) if n else None,
-            "expectancy_r": q2(_mean(r_values)) if r_values else None,
+            "expectancy_r": q2(r_sum / total.rn) if total.rn else None,
             "payoff_ratio": q2(payoff),
             "cagr": q2(cagr),
             "max_drawdown": q2(max_dd),
             "sharpe_ratio": q2(calculate_sharpe_ratio(daily_returns)),
             "sortino_ratio": q2(calculate_sortino_ratio(daily_returns)),
             "calmar_ratio": q2(calculate_calmar_ratio(cagr, max_dd)),
-            "sqn": q2(calculate_sqn(r_values)),
-            "max_consecutive_wins": wins_streak,
-            "max_consecutive_losses": losses_streak,
-            "avg_holding_hours": q2(Decimal(str(sum(holds) / len(holds))) / 3600) if holds else None,
-            "r_trades": len(r_values),
-            "trades_without_risk": n - len(r_values),
+            "sqn": q2(sqn_from_sums(total.rn, r_sum, Decimal(total.rq) / (R_SCALE * R_SCALE))),
+            "max_consecutive_wins": fold.best_w,
+            "max_consecutive_losses": fold.best_l,
+            "avg_holding_hours": q2(Decimal(total.hs) / total.hn / 3_600_000_000) if total.hn else None,
+            "r_trades": total.rn,
+            "trades_without_risk": n - total.rn,
             "avg_risk_per_trade": q2(avg_risk),
             "starting_capital": q2(starting_capital),
             "final_equity": q2(final_equity),
-            "by_symbol": breakdown(ordered, "symbol"),
-            "by_strategy": breakdown(ordered, "strategy_id"),
-            "by_source": breakdown(ordered, "source"),
+            "by_symbol": breakdown(cells, "symbol"),
+            "by_strategy": breakdown(cells, "strategy_id"),
+            "by_source": breakdown(cells, "source"),
             "conventions": {**CONVENTIONS, "time_zone": tz.key, "starting_capital": str(q2(starting_capital))},
         }
     return result

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .dashboard_metrics import ClosedTrade, compute_dashboard, q2
+from google.api_core import exceptions as gexc
+
+from .aggregates import CellId, CellStats, OrderFold, TradeFacts, aggregate
+from .dashboard_metrics import ClosedTrade, compute_dashboard, dashboard_from_aggregates, q2
 from .errors import InvalidRequest
 from .money import HUNDRED, MONEY_CONTEXT, ZERO, localcontext, to_decimal, to_plain_str
 from .quotes import Quote
 from .repository import Store
-from .shadow_metrics import ShadowMetrics, compute_shadow_metrics, realized_pnl_of
+from .shadow_metrics import ShadowMetrics, compute_shadow_metrics, realized_pnl_of, shadow_metrics_from_aggregates
+
+log = logging.getLogger(__name__)
 
 DEFAULT_STARTING_CAPITAL = Decimal("100000.00")
 DEFAULT_TIMEZONE = "America/New_York"
@@ -57,7 +66,8 @@ async def load_user_settings(store: Store, uid: str) -> UserSettings:
 async def update_user_settings(
     store: Store, uid: str, *, starting_capital: Decimal | None, timezone: str | None
 ) -> UserSettings:
-    """Change a user's starting capital and/or time zone; returns the result.
+    """Change a user's starting capital and/or time zone; returns the result. A new time
+    zone moves trades to other days, so it rebuilds the user's aggregates (O(history)).
 
     Raises:
         InvalidRequest: ``invalid_timezone``.
@@ -65,10 +75,13 @@ async def update_user_settings(
     fields: dict[str, Any] = {}
     if starting_capital is not None:
         fields["starting_capital"] = to_plain_str(q2(starting_capital))
+    before = await load_user_settings(store, uid)
     if timezone is not None:
         fields["timezone"] = parse_timezone(timezone).key
     if fields:
         await store.merge_user_settings(uid, fields)
+    if timezone is not None and fields["timezone"] != before.timezone.key:
+        await rebuild_aggregates(store, uid)  # days are dates in the trading time zone
     return await load_user_settings(store, uid)
 
 
@@ -99,6 +112,30 @@ class TradeFilter:
             and (self.symbol is None or doc.get("symbol") == self.symbol)
         )
 
+    def matches_cell(self, cell: CellId) -> bool:
+        """A cell (day, source, strategy, symbol) is selected."""
+        return (
+            (self.source is None or cell.source == self.source)
+            and (self.strategy_id is None or cell.strategy_id == self.strategy_id)
+            and (self.symbol is None or cell.symbol == self.symbol)
+            and (self.start_date is None or cell.day >= self.start_date)
+            and (self.end_date is None or cell.day <= self.end_date)
+        )
+
+    def fold_key(self) -> str:
+        """Id of the order-fold checkpoint of this selection: everything but ``end_date``
+        (a fold through a day depends only on the trades up to that day)."""
+        parts = [self.start_date.isoformat() if self.start_date else None, self.source, self.strategy_id, self.symbol]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+
+    def as_json(self) -> dict[str, str | None]:
+        """The filters as the API echoes them."""
+        return {
+            "start_date": self.start_date.isoformat() if self.start_date else None,
+            "end_date": self.end_date.isoformat() if self.end_date else None,
+            "source": self.source, "strategy_id": self.strategy_id, "symbol": self.symbol,
+        }
+
     def matches_closed(self, doc: dict[str, Any], tz: ZoneInfo) -> bool:
         """A CLOSED trade document passes every filter."""
         if not self.matches_attributes(doc):
@@ -125,44 +162,126 @@ def closed_trade_of(doc: dict[str, Any]) -> ClosedTrade:
         strategy_id=doc.get("strategy_id", ""),
         source=doc.get("source") or "paper",
         risk=to_decimal(risk, field="risk_amount") if risk else None,
+        trade_id=doc.get("shadow_id", ""),
     )
 
 
-async def _split(store: Store, uid: str, flt: TradeFilter, tz: ZoneInfo) -> tuple[list[dict], list[dict]]:
-    open_trades, closed = [], []
-    async for doc in store.stream_trades(uid):
-        if doc.get("status") == "CLOSED":
-            if flt.matches_closed(doc, tz):
-                closed.append(doc)
-        elif flt.matches_attributes(doc):
-            open_trades.append(doc)
-    return open_trades, closed
+@dataclass
+class Selection:
+    """The aggregates of the CLOSED trades a filter selects, as the metrics read them.
+
+    Attributes:
+        cells: the selected cells.
+        fold: the order fold of the selected trades.
+        documents_read: documents read to build it (months, the checkpoint, days).
+    """
+
+    cells: dict[CellId, CellStats]
+    fold: OrderFold
+    documents_read: int
+
+    def total(self) -> CellStats:
+        """The sum of the cells."""
+        out = CellStats()
+        for stats in self.cells.values():
+            out.add(stats)
+        return out
+
+
+def _fold_days(fold: OrderFold, flt: TradeFilter, days: list[date], docs: dict[str, dict[str, Any]],
+               counts: dict[date, int]) -> None:
+    for day in days:
+        entries = (docs.get(day.isoformat()) or {}).get("t") or {}
+        facts = [TradeFacts.from_seq_entry(tid, day, e) for tid, e in entries.items()]
+        chosen = sorted((f for f in facts if flt.matches_cell(CellId(day, f.source, f.strategy_id, f.symbol))),
+                        key=lambda f: f.order_key)
+        if len(chosen) != counts[day]:
+            log.error("aggregates disagree on %s: %d sequence entries, %d in cells", day, len(chosen), counts[day])
+        fold.extend(chosen)
+
+
+async def load_selection(store: Store, uid: str, flt: TradeFilter) -> Selection:
+    """Read the selected cells and fold them in close order, at a bounded cost.
+
+    Reads, in one read-only transaction (one consistent snapshot): the month documents of
+    the date range, the selection's fold checkpoint, and the close sequences of the days
+    after the checkpoint (normally only the latest trading day). The checkpoint is valid
+    when the cells still count as many trades up to its day as it folded (trades are never
+    removed, so the same count means the same trades); otherwise every selected day is
+    folded again. A newer checkpoint (through the day before the latest trading day) is
+    then stored, best effort.
+    """
+    key = flt.fold_key()
+
+    async def read(tx: Any) -> tuple[dict[CellId, CellStats], OrderFold, date | None, dict[str, dict[str, Any]], int]:
+        months = await store.months_in(
+            tx, uid,
+            flt.start_date.isoformat()[:7] if flt.start_date else None,
+            flt.end_date.isoformat()[:7] if flt.end_date else None,
+        )
+        cells: dict[CellId, CellStats] = {}
+        for month in months:
+            for cell_key, doc in (month.get("c") or {}).items():
+                cell = CellId.parse(cell_key)
+                if flt.matches_cell(cell):
+                    cells[cell] = CellStats.from_doc(doc)
+        counts: dict[date, int] = defaultdict(int)
+        for cell, stats in cells.items():
+            counts[cell.day] += stats.n
+        cached = await store.get_in(tx, store.fold_ref(uid, key))
+        fold, through = OrderFold(), None
+        if cached:
+            day = date.fromisoformat(cached["through"])
+            if (flt.end_date is None or day <= flt.end_date) and sum(
+                c for d, c in counts.items() if d <= day
+            ) == int(cached["fold"]["count"]):
+                fold, through = OrderFold.from_doc(cached["fold"]), day
+        todo = [d.isoformat() for d in sorted(counts) if through is None or d > through]
+        docs = await store.days_in(tx, uid, todo)
+        return cells, fold, through, docs, len(months) + 1 + len(todo)
+
+    cells, fold, through, docs, reads = await store.read_snapshot(read)
+    counts: dict[date, int] = defaultdict(int)
+    for cell, stats in cells.items():
+        counts[cell.day] += stats.n
+    todo = [d for d in sorted(counts) if through is None or d > through]
+    if len(todo) >= 2:  # settle every day but the latest one into a new checkpoint
+        _fold_days(fold, flt, todo[:-1], docs, counts)
+        try:
+            await store.set_fold(uid, key, {"through": todo[-2].isoformat(), "fold": fold.to_doc(), "filters": flt.as_json()})
+        except gexc.GoogleAPIError as exc:  # a cache: the answer does not depend on it
+            log.warning("fold checkpoint not stored: %s", type(exc).__name__)
+        todo = todo[-1:]
+    _fold_days(fold, flt, todo, docs, counts)
+    return Selection(cells=cells, fold=fold, documents_read=reads)
 
 
 async def dashboard_for(store: Store, *, uid: str, flt: TradeFilter) -> dict[str, Any]:
     """``GET /trades/shadow/dashboard``: seed 002's response plus the extra metrics, for the
-    user's CLOSED trades passing ``flt``, with their settings."""
+    user's CLOSED trades passing ``flt``, with their settings, from the aggregates."""
     settings = await load_user_settings(store, uid)
-    _, closed = await _split(store, uid, flt, settings.timezone)
-    result = compute_dashboard(
-        [closed_trade_of(d) for d in closed], starting_capital=settings.starting_capital, tz=settings.timezone
+    selection = await load_selection(store, uid, flt)
+    result = dashboard_from_aggregates(
+        selection.cells, selection.fold, starting_capital=settings.starting_capital, tz=settings.timezone
     )
-    result["filters"] = {
-        "start_date": flt.start_date.isoformat() if flt.start_date else None,
-        "end_date": flt.end_date.isoformat() if flt.end_date else None,
-        "source": flt.source, "strategy_id": flt.strategy_id, "symbol": flt.symbol,
-    }
+    result["filters"] = flt.as_json()
     return result
 
 
 async def shadow_metrics_filtered(store: Store, *, uid: str, flt: TradeFilter) -> ShadowMetrics:
     """Seed 001's aggregate over the trades passing ``flt`` (OPEN trades: attribute filters
-    only, as they have no close date)."""
-    settings = await load_user_settings(store, uid)
-    open_trades, closed = await _split(store, uid, flt, settings.timezone)
+    only, as they have no close date), from the aggregates and the OPEN trades."""
+    selection = await load_selection(store, uid, flt)
+    open_trades = [t for t in await store.open_trades(uid) if flt.matches_attributes(t)]
     docs = await store.get_quotes(t["symbol"] for t in open_trades)
     marks = {sym: Quote.from_document(sym, d).as_mark() for sym, d in docs.items()}
-    return compute_shadow_metrics(open_trades=open_trades, closed_trades=closed, live_prices_by_symbol=marks)
+    total, fold = selection.total(), selection.fold
+    with localcontext(MONEY_CONTEXT):
+        return shadow_metrics_from_aggregates(
+            realized_pnl=Decimal(total.pnl) / HUNDRED, closed_trades=total.n, wins=total.w,
+            max_drawdown_usd=Decimal(fold.worst_usd) / HUNDRED, max_drawdown_percent=fold.worst_pct,
+            open_trades=open_trades, live_prices_by_symbol=marks,
+        )
 
 
 def metrics_record_view(record: dict[str, Any] | None) -> dict[str, Decimal | int]:
@@ -183,3 +302,107 @@ def metrics_record_view(record: dict[str, Any] | None) -> dict[str, Decimal | in
             "losses": int(record.get("losses", 0)),
             "breakEven": int(record.get("breakEven", 0)),
         }
+
+
+# ----------------------------------------------------------------- rebuild and verify
+@dataclass
+class Recomputed:
+    """A user's aggregates recomputed from the trade history (every trade document).
+
+    Attributes:
+        closed: the CLOSED trade documents; open_trades: the OPEN ones.
+        months: ``YYYY-MM -> {"c": {cell key: counters}}``; days: ``YYYY-MM-DD ->
+            {"t": {shadow id: sequence entry}}``; summary: the ``/api/metrics`` counters.
+    """
+
+    closed: list[dict[str, Any]]
+    open_trades: list[dict[str, Any]]
+    months: dict[str, dict[str, Any]]
+    days: dict[str, dict[str, Any]]
+    summary: dict[str, int]
+
+
+async def recompute_aggregates(store: Store, uid: str) -> Recomputed:
+    """Read every trade of the user and compute the aggregates they imply (O(history))."""
+    tz = (await load_user_settings(store, uid)).timezone
+    closed, open_trades = [], []
+    async for doc in store.stream_trades(uid):
+        (closed if doc.get("status") == "CLOSED" else open_trades).append(doc)
+    facts = [closed_trade_of(d).facts(tz) for d in closed]
+    months: dict[str, dict[str, Any]] = defaultdict(lambda: {"c": {}})
+    for key, stats in aggregate(facts).items():
+        months[key[:7]]["c"][key] = stats.to_doc()
+    days: dict[str, dict[str, Any]] = defaultdict(lambda: {"t": {}})
+    for f in facts:
+        days[f.day.isoformat()]["t"][f.trade_id] = f.seq_entry()
+    total = CellStats()
+    for f in facts:
+        total.add_trade(f)
+    summary = {"totalTrades": total.n, "wins": total.w, "losses": total.l, "breakEven": total.e,
+               "totalPnlCents": total.pnl}
+    return Recomputed(closed, open_trades, dict(months), dict(days), summary)
+
+
+async def rebuild_aggregates(store: Store, uid: str) -> dict[str, int]:
+    """Replace a user's aggregates with a recomputation from history (``rebuild``).
+
+    Run it while the user closes no trade: a close that lands between the recomputation
+    and the write is lost from the aggregates (``verify`` would then report it).
+
+    Returns:
+        ``{"closed_trades", "months", "days", "documents_written"}``.
+    """
+    rec = await recompute_aggregates(store, uid)
+    written = await store.replace_aggregates(uid, months=rec.months, days=rec.days, summary=rec.summary)
+    return {"closed_trades": len(rec.closed), "months": len(rec.months), "days": len(rec.days),
+            "documents_written": written}
+
+
+def _diff(name: str, stored: Any, expected: Any, out: list[str]) -> None:
+    if stored != expected:
+        out.append(f"{name}: stored {stored!r} != recomputed {expected!r}")
+
+
+async def verify_aggregates(store: Store, uid: str) -> list[str]:
+    """Compare a user's stored aggregates and served metrics with a full recomputation
+    (``verify``): every cell counter, every day's close sequence, the ``/api/metrics``
+    counters, and the dashboard and shadow metrics, unfiltered and filtered by each
+    source, strategy and symbol, to the last digit.
+
+    Returns:
+        One line per difference; empty when everything agrees.
+    """
+    rec = await recompute_aggregates(store, uid)
+    settings = await load_user_settings(store, uid)
+    out: list[str] = []
+    stored_months = await store.aggregate_documents(uid, "pnlMonths")
+    stored_cells = {k: CellStats.from_doc(v).to_doc() for m in stored_months.values() for k, v in (m.get("c") or {}).items()}
+    expected_cells = {k: v for m in rec.months.values() for k, v in m["c"].items()}
+    for key in sorted(set(stored_cells) | set(expected_cells)):
+        _diff(f"cell {key}", stored_cells.get(key), expected_cells.get(key), out)
+    stored_days = await store.aggregate_documents(uid, "pnlDays")
+    for day in sorted(set(stored_days) | set(rec.days)):
+        _diff(f"day {day}", (stored_days.get(day) or {}).get("t") or {}, (rec.days.get(day) or {}).get("t") or {}, out)
+    record = await store.get_metrics_record(uid) or {}
+    for name, value in rec.summary.items():
+        _diff(f"summary {name}", int(record.get(name, 0)), value, out)
+
+    filters = [TradeFilter()]
+    for attr in ("source", "strategy_id", "symbol"):
+        for value in sorted({d.get(attr) or "paper" if attr == "source" else d.get(attr, "") for d in rec.closed}):
+            filters.append(TradeFilter(**{attr: value}))
+    for flt in filters:
+        label = json.dumps({k: v for k, v in flt.as_json().items() if v})
+        chosen = [d for d in rec.closed if flt.matches_closed(d, settings.timezone)]
+        expected = compute_dashboard([closed_trade_of(d) for d in chosen],
+                                     starting_capital=settings.starting_capital, tz=settings.timezone)
+        served = await dashboard_for(store, uid=uid, flt=flt)
+        served.pop("filters")
+        for key in sorted(set(served) | set(expected)):
+            _diff(f"dashboard {label} {key}", served.get(key), expected.get(key), out)
+        served_m = (await shadow_metrics_filtered(store, uid=uid, flt=flt)).as_json()
+        expected_m = compute_shadow_metrics(
+            open_trades=[], closed_trades=chosen).as_json()
+        for key in ("realized_pnl", "win_rate", "closed_trades", "wins", "max_drawdown_usd", "max_drawdown_percent"):
+            _diff(f"shadow metrics {label} {key}", served_m[key], expected_m[key], out)
+    return out

@@ -5,6 +5,12 @@ Paths:
 - ``live_quotes/{SYMBOL}``: quotes (``bid``, ``ask``, ``price``, ``updated_at``).
 - ``systemStatus/config``: ``is_shadow_mode``.
 - ``paper_orders/{order_id}``: orders written when shadow mode is off.
+- ``users/{uid}/metrics/summary``: the per-user counters of ``GET /api/metrics``.
+- ``users/{uid}/pnlMonths/{YYYY-MM}``: the month's cells (``c.{day|source|strategy|symbol}``,
+  integer counters, see ``aggregates.py``).
+- ``users/{uid}/pnlDays/{YYYY-MM-DD}``: the day's close sequence (``t.{shadow_id}``).
+- ``users/{uid}/pnlFolds/{key}``: cached order-fold checkpoints (a cache: deleting it
+  loses nothing).
 
 No lock-based transaction is used: a trade is created with ``create()`` (fails with
 ``AlreadyExists``) and changed with ``update()`` under a ``last_update_time``
@@ -23,6 +29,9 @@ from google.api_core import retry_async
 from google.cloud import firestore
 from google.cloud.firestore_v1.async_document import AsyncDocumentReference
 from google.cloud.firestore_v1.base_document import DocumentSnapshot
+from google.cloud.firestore_v1.field_path import FieldPath
+
+from .aggregates import CellStats, TradeFacts
 
 USERS = "users"
 SHADOW_TRADES = "shadowTradeHistory"
@@ -31,6 +40,24 @@ SYSTEM_STATUS = "systemStatus"
 PAPER_ORDERS = "paper_orders"
 SETTINGS = "settings"
 METRICS = "metrics"
+PNL_MONTHS = "pnlMonths"
+PNL_DAYS = "pnlDays"
+PNL_FOLDS = "pnlFolds"
+#: Writes per batch in rebuilds (Firestore's limit is 500).
+BATCH_LIMIT = 400
+
+
+def aggregate_writes(facts: TradeFacts) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The merge-writes one close adds to its month and day documents: ``Increment`` of
+    every cell counter, ``Maximum``/``Minimum`` of the cell's extreme P&L, and the trade's
+    entry in the day's close sequence. No read, no lock: concurrent closes commute."""
+    delta = CellStats.delta_of(facts)
+    cell: dict[str, Any] = {name: firestore.Increment(value) for name, value in delta.items()}
+    cell["mx"] = firestore.Maximum(facts.pnl_cents)
+    cell["mn"] = firestore.Minimum(facts.pnl_cents)
+    month = {"c": {facts.cell: cell}, "updated_at": firestore.SERVER_TIMESTAMP}
+    day = {"t": {facts.trade_id: facts.seq_entry()}}
+    return month, day
 
 
 class Store:
@@ -151,17 +178,19 @@ class Store:
         fields: dict[str, Any],
         *,
         last_update_time: datetime,
-        pnl_cents: int,
+        facts: TradeFacts,
     ) -> bool:
-        """Close a trade and add it to the user's metrics record in one atomic commit.
+        """Close a trade and add it to every aggregate in one atomic commit.
 
         The trade update carries a ``last_update_time`` precondition; the record
-        ``users/{uid}/metrics/summary`` is changed with ``Increment`` transforms (no lock,
-        no read). Either both are written or neither.
+        ``users/{uid}/metrics/summary``, the month's cell and the day's close sequence are
+        changed with ``Increment``/``Maximum``/``Minimum`` transforms and field merges (no
+        lock, no read). Either all are written or none.
 
         Returns:
             True when written; False when the precondition failed (nothing written).
         """
+        pnl_cents = facts.pnl_cents
         batch = self.client.batch()
         batch.update(self.trade_ref(uid, shadow_id), fields, option=self.client.write_option(last_update_time=last_update_time))
         batch.set(
@@ -176,11 +205,108 @@ class Store:
             },
             merge=True,
         )
+        month, day = aggregate_writes(facts)
+        batch.set(self.month_ref(uid, facts.day.isoformat()[:7]), month, merge=True)
+        batch.set(self.day_ref(uid, facts.day.isoformat()), day, merge=True)
         try:
             await batch.commit(retry=self.retry, timeout=self.timeout)
         except (gexc.FailedPrecondition, gexc.NotFound):
             return False
         return True
+
+    # -- aggregates ------------------------------------------------------------------
+    def month_ref(self, uid: str, month: str) -> AsyncDocumentReference:
+        """``users/{uid}/pnlMonths/{YYYY-MM}``."""
+        return self.client.collection(USERS, uid, PNL_MONTHS).document(month)
+
+    def day_ref(self, uid: str, day: str) -> AsyncDocumentReference:
+        """``users/{uid}/pnlDays/{YYYY-MM-DD}``."""
+        return self.client.collection(USERS, uid, PNL_DAYS).document(day)
+
+    def fold_ref(self, uid: str, key: str) -> AsyncDocumentReference:
+        """``users/{uid}/pnlFolds/{key}``."""
+        return self.client.collection(USERS, uid, PNL_FOLDS).document(key)
+
+    async def read_snapshot(self, reader: Any) -> Any:
+        """Run ``await reader(tx)`` inside a read-only transaction: every read through
+        ``tx`` sees one consistent snapshot, and no lock is taken."""
+        transaction = self.client.transaction(read_only=True)
+
+        @firestore.async_transactional
+        async def run(tx: Any) -> Any:
+            return await reader(tx)
+
+        return await run(transaction)
+
+    async def months_in(
+        self, tx: Any, uid: str, first: str | None, last: str | None
+    ) -> list[dict[str, Any]]:
+        """Month documents with ids in ``[first, last]`` (``YYYY-MM``, None = open end)."""
+        query: Any = self.client.collection(USERS, uid, PNL_MONTHS).order_by(FieldPath.document_id())
+        if first:
+            query = query.where(filter=firestore.FieldFilter(FieldPath.document_id(), ">=", self.month_ref(uid, first)))
+        if last:
+            query = query.where(filter=firestore.FieldFilter(FieldPath.document_id(), "<=", self.month_ref(uid, last)))
+        return [s.to_dict() or {} async for s in await tx.get(query, retry=self.retry, timeout=self.timeout)]
+
+    async def days_in(self, tx: Any, uid: str, days: list[str]) -> dict[str, dict[str, Any]]:
+        """Day sequence documents by id (missing ones left out)."""
+        if not days:
+            return {}
+        refs = [self.day_ref(uid, d) for d in days]
+        out: dict[str, dict[str, Any]] = {}
+        # AsyncTransaction.get_all awaits an async generator (google-cloud-firestore 2.34 bug)
+        async for snap in self.client.get_all(refs, transaction=tx, retry=self.retry, timeout=self.timeout):
+            if snap.exists:
+                out[snap.id] = snap.to_dict() or {}
+        return out
+
+    async def get_in(self, tx: Any, ref: AsyncDocumentReference) -> dict[str, Any] | None:
+        """One document read through ``tx`` (None when missing)."""
+        snap = await ref.get(transaction=tx, retry=self.retry, timeout=self.timeout)
+        return snap.to_dict() if snap.exists else None
+
+    async def aggregate_documents(self, uid: str, name: str) -> dict[str, dict[str, Any]]:
+        """Every document of one of the user's aggregate collections (``pnlMonths``,
+        ``pnlDays``, ``pnlFolds``) by id: for ``verify``, O(history)."""
+        query = self.client.collection(USERS, uid, name)
+        return {s.id: s.to_dict() or {} async for s in query.stream(retry=self.retry, timeout=self.timeout)}
+
+    async def set_fold(self, uid: str, key: str, doc: dict[str, Any]) -> None:
+        """Store an order-fold checkpoint."""
+        await self.fold_ref(uid, key).set(doc, retry=self.retry, timeout=self.timeout)
+
+    async def replace_aggregates(
+        self,
+        uid: str,
+        *,
+        months: dict[str, dict[str, Any]],
+        days: dict[str, dict[str, Any]],
+        summary: dict[str, Any],
+    ) -> int:
+        """Replace every aggregate of a user (rebuild): delete the stored month, day and
+        fold documents, then write the given ones and the summary. Not atomic as a whole
+        (batches of :data:`BATCH_LIMIT`); run it while the user closes no trade.
+
+        Returns:
+            The number of documents written or deleted.
+        """
+        refs = []
+        for name in (PNL_MONTHS, PNL_DAYS, PNL_FOLDS):
+            async for ref in self.client.collection(USERS, uid, name).list_documents():
+                refs.append(("delete", ref, None))
+        refs += [("set", self.month_ref(uid, m), doc) for m, doc in months.items()]
+        refs += [("set", self.day_ref(uid, d), doc) for d, doc in days.items()]
+        refs.append(("set", self.metrics_ref(uid), summary))
+        for i in range(0, len(refs), BATCH_LIMIT):
+            batch = self.client.batch()
+            for op, ref, doc in refs[i : i + BATCH_LIMIT]:
+                if op == "delete":
+                    batch.delete(ref)
+                else:
+                    batch.set(ref, doc)
+            await batch.commit(retry=self.retry, timeout=self.timeout)
+        return len(refs)
 
     def metrics_ref(self, uid: str) -> AsyncDocumentReference:
         """``users/{uid}/metrics/summary``: the story's incremental per-user record."""
@@ -239,6 +365,13 @@ class Store:
         query = self.client.collection(USERS, uid, SHADOW_TRADES)
         async for snap in query.stream(retry=self.retry, timeout=self.timeout):
             yield snap.to_dict() or {}
+
+    async def open_trades(self, uid: str) -> list[dict[str, Any]]:
+        """The user's OPEN trades (one query; as many reads as open positions)."""
+        query = self.client.collection(USERS, uid, SHADOW_TRADES).where(
+            filter=firestore.FieldFilter("status", "==", "OPEN")
+        )
+        return [s.to_dict() or {} async for s in query.stream(retry=self.retry, timeout=self.timeout)]
 
     async def open_trades_page(
         self, *, limit: int, after: DocumentSnapshot | None

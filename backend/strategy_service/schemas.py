@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from .errors import ERROR_RESPONSES
 from .quotes import SYMBOL_PATTERN
@@ -59,6 +59,13 @@ class ExecuteTradeRequest(_Strict):
     stop_loss: PositiveAmount | None = None
     #: Initial risk in USD (wins over stop_loss); trades without either have no R-multiple.
     risk_amount: PositiveAmount | None = None
+    #: ``paper`` (default): filled at the live quote, at server time. ``backtest``: a
+    #: historical replay; the client gives the bar's fill ``price`` and ``filled_at``.
+    source: Literal["paper", "backtest"] = "paper"
+    #: Backtest fill price, USD per unit (refused for paper trades).
+    price: PositiveAmount | None = None
+    #: Backtest fill time, ISO 8601 with a UTC offset (refused for paper trades).
+    filled_at: AwareDatetime | None = None
 
     @field_validator("side", mode="before")
     @classmethod
@@ -76,6 +83,10 @@ class CloseShadowTradeRequest(_Strict):
 
     shadow_id: Annotated[str, Field(pattern=TRADE_ID_PATTERN)]
     exit_reason: Annotated[str, Field(min_length=1, max_length=200)] = "Manual close"
+    #: Backtest trades only: the exit price, USD per unit (refused for paper trades).
+    price: PositiveAmount | None = None
+    #: Backtest trades only: the exit time, ISO 8601 with a UTC offset.
+    closed_at: AwareDatetime | None = None
 
 
 class PublishQuoteRequest(_Strict):

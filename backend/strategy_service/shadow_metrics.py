@@ -253,12 +253,13 @@ def compute_shadow_metrics(
     closed_trades: Iterable[Mapping[str, Any]],
     live_prices_by_symbol: Mapping[str, Mapping[str, Any] | DecimalInput] | None = None,
 ) -> ShadowMetrics:
-    """Aggregate a user's shadow trades (seed ``001``, ``GET /trades/shadow/metrics``).
+    """Aggregate a user's shadow trades (seed ``001``, ``GET /trades/shadow/metrics``): the
+    full recomputation from every trade document.
 
     Args:
         open_trades: OPEN trade documents.
         closed_trades: CLOSED trade documents (``realized_pnl`` or ``final_pnl``,
-            ``closed_at``).
+            ``closed_at``; ``shadow_id`` orders trades closed at the same time).
         live_prices_by_symbol: symbol -> quote mapping (``bid``/``ask``/``price``) or
             bare price, for marking OPEN trades; a symbol without one falls back to the
             trade's stored ``current_pnl``.
@@ -268,9 +269,8 @@ def compute_shadow_metrics(
         with no closed trade); drawdowns from
         :func:`compute_max_drawdown_from_realized_pnls` over ``(closed_at, realized_pnl)``.
     """
-    quotes = live_prices_by_symbol or {}
-    realized = unrealized = ZERO
-    wins = closed_count = open_count = 0
+    realized = ZERO
+    wins = closed_count = 0
     series: list[tuple[Any, Decimal]] = []
     with localcontext(MONEY_CONTEXT):
         for trade in closed_trades:
@@ -279,26 +279,51 @@ def compute_shadow_metrics(
             closed_count += 1
             if pnl > 0:
                 wins += 1
-            series.append((trade.get("closed_at") or trade.get("closed_at_iso") or "", pnl))
+            closed_at = trade.get("closed_at") or trade.get("closed_at_iso") or ""
+            series.append(((closed_at, trade.get("shadow_id") or ""), pnl))
+    max_dd_usd, max_dd_percent = compute_max_drawdown_from_realized_pnls(series)
+    return shadow_metrics_from_aggregates(
+        realized_pnl=realized, closed_trades=closed_count, wins=wins,
+        max_drawdown_usd=max_dd_usd, max_drawdown_percent=max_dd_percent,
+        open_trades=open_trades, live_prices_by_symbol=live_prices_by_symbol,
+    )
+
+
+def shadow_metrics_from_aggregates(
+    *,
+    realized_pnl: Decimal,
+    closed_trades: int,
+    wins: int,
+    max_drawdown_usd: Decimal,
+    max_drawdown_percent: Decimal,
+    open_trades: Iterable[Mapping[str, Any]],
+    live_prices_by_symbol: Mapping[str, Mapping[str, Any] | DecimalInput] | None = None,
+) -> ShadowMetrics:
+    """Seed 001's aggregate from the CLOSED trades' sums (realized P&L in USD, counts, the
+    drawdown of the cumulative realized P&L in USD and percent) and the OPEN trades,
+    marked at their quotes (see :func:`unrealized_pnl_of`)."""
+    quotes = live_prices_by_symbol or {}
+    unrealized = ZERO
+    open_count = 0
+    with localcontext(MONEY_CONTEXT):
         for trade in open_trades:
             unrealized += unrealized_pnl_of(trade, quotes.get(trade.get("symbol", "")))
             open_count += 1
         win_rate = (
-            quantize_percent(Decimal(wins) / Decimal(closed_count) * HUNDRED)
-            if closed_count
+            quantize_percent(Decimal(wins) / Decimal(closed_trades) * HUNDRED)
+            if closed_trades
             else quantize_percent(ZERO)
         )
-        max_dd_usd, max_dd_percent = compute_max_drawdown_from_realized_pnls(series)
-        realized_q = quantize_usd(realized)
+        realized_q = quantize_usd(realized_pnl)
         unrealized_q = quantize_usd(unrealized)
         return ShadowMetrics(
             realized_pnl=realized_q,
             unrealized_pnl=unrealized_q,
             net_pnl=quantize_usd(realized_q + unrealized_q),
             win_rate=win_rate,
-            closed_trades=closed_count,
+            closed_trades=closed_trades,
             open_trades=open_count,
             wins=wins,
-            max_drawdown_usd=max_dd_usd,
-            max_drawdown_percent=max_dd_percent,
+            max_drawdown_usd=quantize_usd(max_drawdown_usd),
+            max_drawdown_percent=quantize_percent(max_drawdown_percent),
         )

@@ -17,13 +17,16 @@ from typing import Any
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
+from .aggregates import facts_of
 from .config import Settings
+from .dashboard_service import load_user_settings
 from .errors import InvalidRequest, ResourceNotFound, StateConflict
 from .money import (
     MONEY_CONTEXT,
     localcontext,
     quantize_quantity,
     quantize_usd,
+    to_decimal,
     to_plain_str,
 )
 from .quotes import entry_price_from, exit_price_from, usable_quote
@@ -37,6 +40,40 @@ OPEN = "OPEN"
 CLOSED = "CLOSED"
 #: How often a close re-reads and retries when another writer changed the trade meanwhile.
 CLOSE_ATTEMPTS = 5
+#: How far in the future a backtest fill or close time may be (clock skew), seconds.
+MAX_CLOCK_SKEW_SECONDS = 300
+PAPER = "paper"
+BACKTEST = "backtest"
+
+
+def _client_priced(
+    source: str, price: Decimal | None, moment: datetime | None, *, what: str
+) -> tuple[Decimal, datetime] | None:
+    """The client's fill price and time for a backtest trade; None for a paper trade.
+
+    Raises:
+        InvalidRequest: ``price_not_allowed`` (a paper trade fills at the live quote, at
+            server time); ``backtest_fill_required`` (a backtest needs both);
+            ``time_in_future``.
+    """
+    time_field = "filled_at" if what == "fill" else "closed_at"
+    if source != BACKTEST:
+        if price is not None or moment is not None:
+            raise InvalidRequest(
+                f"A paper trade fills at the live quote at server time; price and {time_field} "
+                "are only accepted for backtest trades.",
+                code="price_not_allowed",
+            )
+        return None
+    if price is None or moment is None:
+        raise InvalidRequest(
+            f"A backtest trade needs the {what} price and {time_field} of its bar.",
+            code="backtest_fill_required",
+        )
+    moment = moment.astimezone(timezone.utc)
+    if (moment - datetime.now(timezone.utc)).total_seconds() > MAX_CLOCK_SKEW_SECONDS:
+        raise InvalidRequest(f"{time_field} is in the future.", code="time_in_future")
+    return price, moment
 
 _OPTIONAL_FIELDS = (
     "broker_account_id",
@@ -135,7 +172,9 @@ async def execute_trade(
             "Give a quantity or a notional (USD) for the trade.", code="quantity_or_notional_required"
         )
     fingerprint = request_fingerprint(req)
-    shadow = await read_shadow_mode(store)
+    client_fill = _client_priced(req.source, req.price, req.filled_at, what="fill")
+    # a backtest is a replay of history: it never reaches a broker, whatever the mode
+    shadow = True if client_fill else await read_shadow_mode(store)
     trade_id = idempotent_id(uid, idempotency_key) if idempotency_key else uuid.uuid4().hex
 
     if idempotency_key:  # a retry must not need a fresh quote to get its answer back
@@ -144,8 +183,12 @@ async def execute_trade(
             _replay_or_conflict(existing, fingerprint)
             return trade_view(existing) if shadow else paper_order_view(existing)
 
-    quote = await usable_quote(store, req.symbol, max_age_seconds=settings.MAX_QUOTE_AGE_SECONDS)
-    entry = entry_price_from(quote, req.side)
+    quote = None
+    if client_fill:
+        entry, filled_at = client_fill
+    else:
+        quote = await usable_quote(store, req.symbol, max_age_seconds=settings.MAX_QUOTE_AGE_SECONDS)
+        entry = entry_price_from(quote, req.side)
     with localcontext(MONEY_CONTEXT):
         quantity = quantize_quantity(req.quantity if req.quantity is not None else req.notional / entry)
         if quantity <= 0:
@@ -168,7 +211,7 @@ async def execute_trade(
         "quantity": to_plain_str(quantity),
         "notional": to_plain_str(notional),
         "strategy_id": req.strategy_id,
-        "source": "paper",
+        "source": req.source,
         "request_hash": fingerprint,
         **{f: getattr(req, f) for f in _OPTIONAL_FIELDS if getattr(req, f) is not None},
     }
@@ -192,9 +235,13 @@ async def execute_trade(
         "current_price": to_plain_str(entry),
         "current_pnl": "0.00",
         "pnl_percent": "0.00",
-        "quote_bid": None if quote.bid is None else to_plain_str(quote.bid),
-        "quote_ask": None if quote.ask is None else to_plain_str(quote.ask),
     }
+    if quote is not None:
+        doc["quote_bid"] = None if quote.bid is None else to_plain_str(quote.bid)
+        doc["quote_ask"] = None if quote.ask is None else to_plain_str(quote.ask)
+    else:  # backtest: the bar's time is the fill time; the server time is kept beside it
+        doc["created_at"], doc["created_at_iso"] = filled_at, filled_at.isoformat()
+        doc["received_at"] = firestore.SERVER_TIMESTAMP
     if not await store.create_trade(uid, trade_id, doc):
         existing = await store.get_trade(uid, trade_id)  # a concurrent retry won the create
         if existing is None:
@@ -260,24 +307,34 @@ async def close_shadow_trade(
     uid: str,
     shadow_id: str,
     exit_reason: str,
+    price: Decimal | None = None,
+    closed_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """Close an OPEN trade at the opposite side of the live quote and realize its P&L.
+    """Close an OPEN trade and realize its P&L.
 
-    Realized P&L is recomputed from ``entry_price``, ``quantity``, ``side`` and the exit
-    price with :func:`compute_trade_pnl`, never read from ``current_pnl``. The write is
-    an update under a ``last_update_time`` precondition: of any number of concurrent
-    closes exactly one writes; the others re-read and return the stored result.
+    A paper trade exits at the opposite side of the live quote, at server time; a
+    backtest trade at the client's ``price`` and ``closed_at`` (its bar). Realized P&L is
+    recomputed from ``entry_price``, ``quantity``, ``side`` and the exit price with
+    :func:`compute_trade_pnl`, never read from ``current_pnl``. The write is an update
+    under a ``last_update_time`` precondition, in one batch with the aggregates (see
+    :meth:`Store.close_trade_and_count`): of any number of concurrent closes exactly one
+    writes; the others re-read and return the stored result.
+
+    Args:
+        price, closed_at: backtest trades only (USD per unit; timezone-aware).
 
     Returns:
         The API view of the CLOSED trade (the stored one when it was closed already).
 
     Raises:
         ResourceNotFound: ``trade_not_found``.
-        InvalidRequest: ``quote_not_found``, ``quote_stale``, ``quote_invalid`` (the trade
-            stays OPEN).
+        InvalidRequest: ``quote_not_found``, ``quote_stale``, ``quote_invalid``,
+            ``price_not_allowed``, ``backtest_fill_required``, ``time_in_future``,
+            ``closed_before_filled`` (the trade stays OPEN).
         StateConflict: ``trade_busy`` when other writers kept changing the trade through
             every attempt (retryable).
     """
+    user_settings = None
     for _ in range(CLOSE_ATTEMPTS):
         snap = await store.get_trade(uid, shadow_id)
         if snap is None:
@@ -285,20 +342,37 @@ async def close_shadow_trade(
         trade = snap.to_dict() or {}
         if trade.get("status") == CLOSED:
             return trade_view(trade)
-        quote = await usable_quote(store, trade["symbol"], max_age_seconds=settings.MAX_QUOTE_AGE_SECONDS)
-        exit_price = exit_price_from(quote, trade["side"])
+        client_exit = _client_priced(trade.get("source") or PAPER, price, closed_at, what="exit")
+        opened_at = trade.get("created_at") if isinstance(trade.get("created_at"), datetime) else None
+        if client_exit:
+            exit_price, now = client_exit
+            if opened_at is not None and now < opened_at:
+                raise InvalidRequest("closed_at is before the trade's fill time.", code="closed_before_filled")
+        else:
+            quote = await usable_quote(store, trade["symbol"], max_age_seconds=settings.MAX_QUOTE_AGE_SECONDS)
+            exit_price = exit_price_from(quote, trade["side"])
+            # the stored close time is the one the aggregates use (not a server timestamp)
+            now = datetime.now(timezone.utc)
+        if user_settings is None:
+            user_settings = await load_user_settings(store, uid)
         pnl, pnl_percent = compute_trade_pnl(
             entry_price=trade["entry_price"],
             current_price=exit_price,
             quantity=trade["quantity"],
             side=trade["side"],
         )
-        now = datetime.now(timezone.utc)
+        risk = trade.get("risk_amount")
+        facts = facts_of(
+            trade_id=shadow_id, pnl=pnl, closed_at=now, opened_at=opened_at,
+            source=trade.get("source") or PAPER, strategy_id=trade.get("strategy_id", ""),
+            symbol=trade.get("symbol", ""), risk=to_decimal(risk, field="risk_amount") if risk else None,
+            tz=user_settings.timezone,
+        )
         fields = {
             "status": CLOSED,
             "exit_price": to_plain_str(exit_price),
             "exit_reason": exit_reason,
-            "closed_at": firestore.SERVER_TIMESTAMP,
+            "closed_at": now,
             "closed_at_iso": now.isoformat(),
             "current_price": to_plain_str(exit_price),
             "current_pnl": to_plain_str(pnl),
@@ -311,7 +385,7 @@ async def close_shadow_trade(
             "last_updated": firestore.SERVER_TIMESTAMP,
         }
         if await store.close_trade_and_count(
-            uid, shadow_id, fields, last_update_time=snap.update_time, pnl_cents=int(pnl * 100)
+            uid, shadow_id, fields, last_update_time=snap.update_time, facts=facts
         ):
             closed = await store.get_trade(uid, shadow_id)
             return trade_view(closed.to_dict() if closed else {**trade, **fields})

@@ -85,10 +85,12 @@ async def execute_trade(
 async def close_shadow_trade(
     body: CloseShadowTradeRequest, user: CurrentUser, store: StoreDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    """A long exits at the bid, a short at the ask (else the quote's price). Closing a
-    closed trade returns its stored result."""
+    """A long exits at the bid, a short at the ask (else the quote's price); a backtest
+    trade exits at the given ``price`` and ``closed_at``. Closing a closed trade returns
+    its stored result."""
     return await trade_service.close_shadow_trade(
-        store, settings, uid=user.uid, shadow_id=body.shadow_id, exit_reason=body.exit_reason
+        store, settings, uid=user.uid, shadow_id=body.shadow_id, exit_reason=body.exit_reason,
+        price=body.price, closed_at=body.closed_at,
     )
 
 
