@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 
 import pytest
 from typer.testing import CliRunner
@@ -40,3 +41,27 @@ async def test_cli_round_trip(runner, tmp_path, client, auth, execute):
     assert json.loads(out.read_text())["totalPnl"] == 8.5
     bad = (await run("quotes", "publish", "AAPL", "--bid", "5", "--ask", "4"))
     assert bad.exit_code == 2 and "invalid_quote" in bad.output
+
+
+async def test_verify_finds_a_corrupted_aggregate_and_rebuild_repairs_it(runner, client, auth, publish, execute, store):
+    async def run(*args: str):
+        return await asyncio.to_thread(runner.invoke, cli.app, list(args))
+
+    await publish("AAPL", price="100")
+    trades = [await execute(symbol="AAPL", side="BUY", quantity="1") for _ in range(3)]
+    await publish("AAPL", price="101.25")
+    for t in trades:
+        await client.post("/trades/close-shadow", json={"shadow_id": t["id"]}, headers=auth())
+    ok = await run("verify", "alice")
+    assert ok.exit_code == 0 and "equal a full recomputation" in ok.output
+    months = await store.aggregate_documents("alice", "pnlMonths")
+    (month, doc), = months.items()
+    (cell,) = doc["c"]
+    await store.month_ref("alice", month).set({"c": {cell: {"pnl": doc["c"][cell]["pnl"] + 1}}}, merge=True)
+    bad = await run("verify", "alice")
+    assert bad.exit_code == 1 and f"cell {cell}: stored" in bad.output and "total_pnl" in bad.output
+    rebuilt = await run("rebuild", "alice")
+    assert rebuilt.exit_code == 0 and "closed_trades=3" in rebuilt.output
+    assert (await run("verify", "alice")).exit_code == 0
+    dash = (await client.get("/trades/shadow/dashboard", headers=auth())).json()
+    assert dash["total_pnl"] == Decimal("3.75")
