@@ -93,8 +93,8 @@ class TestRandomizedRunEqualsFullRecomputation:
         # verify's reads stored checkpoints: a read now costs the months, the checkpoint
         # and the latest trading day, however many trades and days there are
         selection = await load_selection(store, "alice", TradeFilter())
-        months = {c.day.isoformat()[:7] for c in selection.cells}
-        assert selection.documents_read == len(months) + 2 and len({c.day for c in selection.cells}) > 100
+        months = {d.isoformat()[:7] for d in selection.rollup.by_day}
+        assert selection.documents_read == len(months) + 2 and len(selection.rollup.by_day) > 100
         assert await verify_aggregates(store, "alice") == []
 
 

@@ -224,8 +224,19 @@ class CellStats:
 
     def add(self, other: CellStats) -> None:
         """Add another cell (sums add, extremes combine)."""
-        for name in COUNTERS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.n += other.n
+        self.w += other.w
+        self.l += other.l
+        self.e += other.e
+        self.pnl += other.pnl
+        self.gp += other.gp
+        self.gl += other.gl
+        self.rn += other.rn
+        self.rs += other.rs
+        self.rq += other.rq
+        self.rk += other.rk
+        self.hn += other.hn
+        self.hs += other.hs
         if other.mx is not None:
             self.mx = other.mx if self.mx is None else max(self.mx, other.mx)
         if other.mn is not None:
@@ -316,6 +327,75 @@ class OrderFold:
             **{f.name: int(doc[f.name]) for f in fields(cls) if f.name != "worst_pct"},
             worst_pct=Decimal(str(doc["worst_pct"])),
         )
+
+
+#: The filter dimensions with a per-month rollup (``b.{dimension}|{value}``).
+DIMENSIONS = ("source", "strategy_id", "symbol")
+
+
+def group_key(dimension: str, value: str) -> str:
+    """``dimension|value``: the key of a per-month breakdown rollup."""
+    return f"{dimension}{CELL_SEP}{value}"
+
+
+@dataclass
+class Rollup:
+    """Cells summed the two ways the metrics need them.
+
+    Attributes:
+        by_day: per close day (the daily P&L, the equity curve, the totals).
+        groups: per ``(dimension, value)`` (the breakdowns by source, strategy, symbol).
+    """
+
+    by_day: dict[date, CellStats] = field(default_factory=dict)
+    groups: dict[tuple[str, str], CellStats] = field(default_factory=dict)
+
+    def add_cell(self, cell: CellId, stats: CellStats) -> None:
+        """Add one cell to its day and to its three groups."""
+        day = self.by_day.get(cell.day)
+        if day is None:
+            day = self.by_day[cell.day] = CellStats()
+        day.add(stats)
+        for dimension in DIMENSIONS:
+            key = (dimension, getattr(cell, dimension))
+            group = self.groups.get(key)
+            if group is None:
+                group = self.groups[key] = CellStats()
+            group.add(stats)
+
+    @classmethod
+    def of_cells(cls, cells: Mapping[CellId, CellStats]) -> Rollup:
+        """The rollup of a set of cells."""
+        out = cls()
+        for cell, stats in cells.items():
+            out.add_cell(cell, stats)
+        return out
+
+    def total(self) -> CellStats:
+        """Every trade summed."""
+        out = CellStats()
+        for stats in self.by_day.values():
+            out.add(stats)
+        return out
+
+
+def month_documents(cells: Mapping[str, CellStats]) -> dict[str, dict[str, Any]]:
+    """The stored month documents of a set of cells: ``YYYY-MM -> {"c": cells, "d": per-day
+    rollup, "b": per-dimension rollup}``, every value a :meth:`CellStats.to_doc`."""
+    rollups: dict[str, Rollup] = {}
+    raw: dict[str, dict[str, Any]] = {}
+    for key, stats in cells.items():
+        month = key[:7]
+        rollups.setdefault(month, Rollup()).add_cell(CellId.parse(key), stats)
+        raw.setdefault(month, {})[key] = stats.to_doc()
+    return {
+        month: {
+            "c": raw[month],
+            "d": {day.isoformat(): s.to_doc() for day, s in rollup.by_day.items()},
+            "b": {group_key(*k): s.to_doc() for k, s in rollup.groups.items()},
+        }
+        for month, rollup in rollups.items()
+    }
 
 
 def aggregate(trades: Iterable[TradeFacts]) -> dict[str, CellStats]:

@@ -29,6 +29,7 @@ from .aggregates import (
     CellId,
     CellStats,
     OrderFold,
+    Rollup,
     TradeFacts,
     aggregate,
     facts_of,
@@ -362,13 +363,11 @@ def _counts(stats: CellStats) -> dict[str, object]:
         }
 
 
-def breakdown(cells: Mapping[CellId, CellStats], key: str) -> list[dict[str, object]]:
-    """Per-``key`` (``symbol``/``strategy_id``/``source``) figures: trades, wins, losses,
-    break-even, total P&L (USD), win rate (percent), profit factor; sorted by key."""
-    groups: dict[str, CellStats] = defaultdict(CellStats)
-    for cell, stats in cells.items():
-        groups[getattr(cell, key)].add(stats)
-    return [{key: name, **_counts(groups[name])} for name in sorted(groups)]
+def breakdown(groups: Mapping[tuple[str, str], CellStats], key: str) -> list[dict[str, object]]:
+    """Per-``key`` (``symbol``/``strategy_id``/``source``) figures from the rollup groups:
+    trades, wins, losses, break-even, total P&L (USD), win rate (percent), profit factor;
+    sorted by key."""
+    return [{key: name, **_counts(groups[(dim, name)])} for dim, name in sorted(groups) if dim == key]
 
 
 # ------------------------------------------------------------------------ the whole set
@@ -390,12 +389,12 @@ def compute_dashboard(
         See :func:`dashboard_from_aggregates`.
     """
     facts = [t.facts(tz) for t in trades]
-    cells = {CellId.parse(k): v for k, v in aggregate(facts).items()}
-    return dashboard_from_aggregates(cells, fold_in_order(facts), starting_capital=starting_capital, tz=tz)
+    rollup = Rollup.of_cells({CellId.parse(k): v for k, v in aggregate(facts).items()})
+    return dashboard_from_aggregates(rollup, fold_in_order(facts), starting_capital=starting_capital, tz=tz)
 
 
 def dashboard_from_aggregates(
-    cells: Mapping[CellId, CellStats],
+    rollup: Rollup,
     fold: OrderFold,
     *,
     starting_capital: Decimal,
@@ -404,7 +403,7 @@ def dashboard_from_aggregates(
     """Every dashboard figure from the cells of the selected trades and their order fold.
 
     Args:
-        cells: the selected trades summed per (day, source, strategy, symbol).
+        rollup: the selected trades summed per day and per breakdown group.
         fold: the :class:`~.aggregates.OrderFold` of the same trades in close order (for
             the streaks).
         starting_capital: equity before the first trade, USD (> 0).
@@ -415,12 +414,8 @@ def dashboard_from_aggregates(
         metrics; every number a ``Decimal`` quantized to 0.01 (or int, or None). Days and
         P&L follow :data:`CONVENTIONS`, which the result repeats under ``conventions``.
     """
-    total = CellStats()
-    by_day: dict[date, CellStats] = defaultdict(CellStats)
-    for cell, stats in cells.items():
-        total.add(stats)
-        by_day[cell.day].add(stats)
-    days = daily_performance(by_day, starting_capital=starting_capital)
+    total = rollup.total()
+    days = daily_performance(rollup.by_day, starting_capital=starting_capital)
     n = total.n
     with localcontext(MONEY_CONTEXT):
         total_pnl = Decimal(total.pnl) / HUNDRED
@@ -487,9 +482,9 @@ def dashboard_from_aggregates(
             "avg_risk_per_trade": q2(avg_risk),
             "starting_capital": q2(starting_capital),
             "final_equity": q2(final_equity),
-            "by_symbol": breakdown(cells, "symbol"),
-            "by_strategy": breakdown(cells, "strategy_id"),
-            "by_source": breakdown(cells, "source"),
+            "by_symbol": breakdown(rollup.groups, "symbol"),
+            "by_strategy": breakdown(rollup.groups, "strategy_id"),
+            "by_source": breakdown(rollup.groups, "source"),
             "conventions": {**CONVENTIONS, "time_zone": tz.key, "starting_capital": str(q2(starting_capital))},
         }
     return result

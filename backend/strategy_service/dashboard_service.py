@@ -7,14 +7,14 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from google.api_core import exceptions as gexc
 
-from .aggregates import CellId, CellStats, OrderFold, TradeFacts, aggregate
+from .aggregates import CellId, CellStats, OrderFold, Rollup, TradeFacts, aggregate, month_documents
 from .dashboard_metrics import ClosedTrade, compute_dashboard, dashboard_from_aggregates, q2
 from .errors import InvalidRequest
 from .money import HUNDRED, MONEY_CONTEXT, ZERO, localcontext, to_decimal, to_plain_str
@@ -171,21 +171,24 @@ class Selection:
     """The aggregates of the CLOSED trades a filter selects, as the metrics read them.
 
     Attributes:
-        cells: the selected cells.
+        rollup: the selected trades summed per day and per breakdown group.
         fold: the order fold of the selected trades.
         documents_read: documents read to build it (months, the checkpoint, days).
     """
 
-    cells: dict[CellId, CellStats]
+    rollup: Rollup
     fold: OrderFold
     documents_read: int
 
-    def total(self) -> CellStats:
-        """The sum of the cells."""
-        out = CellStats()
-        for stats in self.cells.values():
-            out.add(stats)
-        return out
+
+def _whole_months(flt: TradeFilter) -> bool:
+    """No attribute filter, and dates (if any) on month boundaries: the month rollups
+    answer it without reading the cells."""
+    if flt.source or flt.strategy_id or flt.symbol:
+        return False
+    if flt.start_date and flt.start_date.day != 1:
+        return False
+    return not flt.end_date or (flt.end_date + timedelta(days=1)).day == 1
 
 
 def _fold_days(fold: OrderFold, flt: TradeFilter, days: list[date], docs: dict[str, dict[str, Any]],
@@ -212,22 +215,29 @@ async def load_selection(store: Store, uid: str, flt: TradeFilter) -> Selection:
     then stored, best effort.
     """
     key = flt.fold_key()
+    rollups = _whole_months(flt)
 
-    async def read(tx: Any) -> tuple[dict[CellId, CellStats], OrderFold, date | None, dict[str, dict[str, Any]], int]:
+    async def read(tx: Any) -> tuple[Rollup, OrderFold, date | None, dict[str, dict[str, Any]], int]:
         months = await store.months_in(
             tx, uid,
             flt.start_date.isoformat()[:7] if flt.start_date else None,
             flt.end_date.isoformat()[:7] if flt.end_date else None,
+            fields=["d", "b"] if rollups else ["c"],
         )
-        cells: dict[CellId, CellStats] = {}
+        rollup = Rollup()
         for month in months:
+            if rollups:
+                for day, doc in (month.get("d") or {}).items():
+                    rollup.by_day[date.fromisoformat(day)] = CellStats.from_doc(doc)
+                for group, doc in (month.get("b") or {}).items():
+                    dim, value = group.split("|", 1)
+                    rollup.groups.setdefault((dim, value), CellStats()).add(CellStats.from_doc(doc))
+                continue
             for cell_key, doc in (month.get("c") or {}).items():
                 cell = CellId.parse(cell_key)
                 if flt.matches_cell(cell):
-                    cells[cell] = CellStats.from_doc(doc)
-        counts: dict[date, int] = defaultdict(int)
-        for cell, stats in cells.items():
-            counts[cell.day] += stats.n
+                    rollup.add_cell(cell, CellStats.from_doc(doc))
+        counts = {day: stats.n for day, stats in rollup.by_day.items()}
         cached = await store.get_in(tx, store.fold_ref(uid, key))
         fold, through = OrderFold(), None
         if cached:
@@ -238,12 +248,10 @@ async def load_selection(store: Store, uid: str, flt: TradeFilter) -> Selection:
                 fold, through = OrderFold.from_doc(cached["fold"]), day
         todo = [d.isoformat() for d in sorted(counts) if through is None or d > through]
         docs = await store.days_in(tx, uid, todo)
-        return cells, fold, through, docs, len(months) + 1 + len(todo)
+        return rollup, fold, through, docs, len(months) + 1 + len(todo)
 
-    cells, fold, through, docs, reads = await store.read_snapshot(read)
-    counts: dict[date, int] = defaultdict(int)
-    for cell, stats in cells.items():
-        counts[cell.day] += stats.n
+    rollup, fold, through, docs, reads = await store.read_snapshot(read)
+    counts = {day: stats.n for day, stats in rollup.by_day.items()}
     todo = [d for d in sorted(counts) if through is None or d > through]
     if len(todo) >= 2:  # settle every day but the latest one into a new checkpoint
         _fold_days(fold, flt, todo[:-1], docs, counts)
@@ -253,7 +261,7 @@ async def load_selection(store: Store, uid: str, flt: TradeFilter) -> Selection:
             log.warning("fold checkpoint not stored: %s", type(exc).__name__)
         todo = todo[-1:]
     _fold_days(fold, flt, todo, docs, counts)
-    return Selection(cells=cells, fold=fold, documents_read=reads)
+    return Selection(rollup=rollup, fold=fold, documents_read=reads)
 
 
 async def dashboard_for(store: Store, *, uid: str, flt: TradeFilter) -> dict[str, Any]:
@@ -262,7 +270,7 @@ async def dashboard_for(store: Store, *, uid: str, flt: TradeFilter) -> dict[str
     settings = await load_user_settings(store, uid)
     selection = await load_selection(store, uid, flt)
     result = dashboard_from_aggregates(
-        selection.cells, selection.fold, starting_capital=settings.starting_capital, tz=settings.timezone
+        selection.rollup, selection.fold, starting_capital=settings.starting_capital, tz=settings.timezone
     )
     result["filters"] = flt.as_json()
     return result
@@ -275,7 +283,7 @@ async def shadow_metrics_filtered(store: Store, *, uid: str, flt: TradeFilter) -
     open_trades = [t for t in await store.open_trades(uid) if flt.matches_attributes(t)]
     docs = await store.get_quotes(t["symbol"] for t in open_trades)
     marks = {sym: Quote.from_document(sym, d).as_mark() for sym, d in docs.items()}
-    total, fold = selection.total(), selection.fold
+    total, fold = selection.rollup.total(), selection.fold
     with localcontext(MONEY_CONTEXT):
         return shadow_metrics_from_aggregates(
             realized_pnl=Decimal(total.pnl) / HUNDRED, closed_trades=total.n, wins=total.w,
@@ -329,9 +337,7 @@ async def recompute_aggregates(store: Store, uid: str) -> Recomputed:
     async for doc in store.stream_trades(uid):
         (closed if doc.get("status") == "CLOSED" else open_trades).append(doc)
     facts = [closed_trade_of(d).facts(tz) for d in closed]
-    months: dict[str, dict[str, Any]] = defaultdict(lambda: {"c": {}})
-    for key, stats in aggregate(facts).items():
-        months[key[:7]]["c"][key] = stats.to_doc()
+    months = month_documents(aggregate(facts))
     days: dict[str, dict[str, Any]] = defaultdict(lambda: {"t": {}})
     for f in facts:
         days[f.day.isoformat()]["t"][f.trade_id] = f.seq_entry()
@@ -340,7 +346,7 @@ async def recompute_aggregates(store: Store, uid: str) -> Recomputed:
         total.add_trade(f)
     summary = {"totalTrades": total.n, "wins": total.w, "losses": total.l, "breakEven": total.e,
                "totalPnlCents": total.pnl}
-    return Recomputed(closed, open_trades, dict(months), dict(days), summary)
+    return Recomputed(closed, open_trades, months, dict(days), summary)
 
 
 async def rebuild_aggregates(store: Store, uid: str) -> dict[str, int]:
@@ -376,10 +382,11 @@ async def verify_aggregates(store: Store, uid: str) -> list[str]:
     settings = await load_user_settings(store, uid)
     out: list[str] = []
     stored_months = await store.aggregate_documents(uid, "pnlMonths")
-    stored_cells = {k: CellStats.from_doc(v).to_doc() for m in stored_months.values() for k, v in (m.get("c") or {}).items()}
-    expected_cells = {k: v for m in rec.months.values() for k, v in m["c"].items()}
-    for key in sorted(set(stored_cells) | set(expected_cells)):
-        _diff(f"cell {key}", stored_cells.get(key), expected_cells.get(key), out)
+    for part, label in (("c", "cell"), ("d", "day total"), ("b", "group")):
+        stored = {(m, k): CellStats.from_doc(v).to_doc() for m, doc in stored_months.items() for k, v in (doc.get(part) or {}).items()}
+        expected = {(m, k): v for m, doc in rec.months.items() for k, v in doc[part].items()}
+        for month, key in sorted(set(stored) | set(expected)):
+            _diff(f"{label} {key}", stored.get((month, key)), expected.get((month, key)), out)
     stored_days = await store.aggregate_documents(uid, "pnlDays")
     for day in sorted(set(stored_days) | set(rec.days)):
         _diff(f"day {day}", (stored_days.get(day) or {}).get("t") or {}, (rec.days.get(day) or {}).get("t") or {}, out)

@@ -31,7 +31,7 @@ from google.cloud.firestore_v1.async_document import AsyncDocumentReference
 from google.cloud.firestore_v1.base_document import DocumentSnapshot
 from google.cloud.firestore_v1.field_path import FieldPath
 
-from .aggregates import CellStats, TradeFacts
+from .aggregates import DIMENSIONS, CellStats, TradeFacts, group_key
 
 USERS = "users"
 SHADOW_TRADES = "shadowTradeHistory"
@@ -49,13 +49,23 @@ BATCH_LIMIT = 400
 
 def aggregate_writes(facts: TradeFacts) -> tuple[dict[str, Any], dict[str, Any]]:
     """The merge-writes one close adds to its month and day documents: ``Increment`` of
-    every cell counter, ``Maximum``/``Minimum`` of the cell's extreme P&L, and the trade's
-    entry in the day's close sequence. No read, no lock: concurrent closes commute."""
+    every counter and ``Maximum``/``Minimum`` of the extreme P&L of its cell (``c``), its
+    day (``d``) and its three breakdown groups (``b``), and the trade's entry in the day's
+    close sequence. No read, no lock: concurrent closes commute."""
     delta = CellStats.delta_of(facts)
-    cell: dict[str, Any] = {name: firestore.Increment(value) for name, value in delta.items()}
-    cell["mx"] = firestore.Maximum(facts.pnl_cents)
-    cell["mn"] = firestore.Minimum(facts.pnl_cents)
-    month = {"c": {facts.cell: cell}, "updated_at": firestore.SERVER_TIMESTAMP}
+
+    def stats() -> dict[str, Any]:
+        out: dict[str, Any] = {name: firestore.Increment(value) for name, value in delta.items()}
+        out["mx"] = firestore.Maximum(facts.pnl_cents)
+        out["mn"] = firestore.Minimum(facts.pnl_cents)
+        return out
+
+    month = {
+        "c": {facts.cell: stats()},
+        "d": {facts.day.isoformat(): stats()},
+        "b": {group_key(dim, getattr(facts, dim)): stats() for dim in DIMENSIONS},
+        "updated_at": firestore.SERVER_TIMESTAMP,
+    }
     day = {"t": {facts.trade_id: facts.seq_entry()}}
     return month, day
 
@@ -239,10 +249,11 @@ class Store:
         return await run(transaction)
 
     async def months_in(
-        self, tx: Any, uid: str, first: str | None, last: str | None
+        self, tx: Any, uid: str, first: str | None, last: str | None, *, fields: list[str]
     ) -> list[dict[str, Any]]:
-        """Month documents with ids in ``[first, last]`` (``YYYY-MM``, None = open end)."""
-        query: Any = self.client.collection(USERS, uid, PNL_MONTHS).order_by(FieldPath.document_id())
+        """Month documents with ids in ``[first, last]`` (``YYYY-MM``, None = open end),
+        only their top-level ``fields`` (a projection: the rest is not transferred)."""
+        query: Any = self.client.collection(USERS, uid, PNL_MONTHS).select(fields).order_by(FieldPath.document_id())
         if first:
             query = query.where(filter=firestore.FieldFilter(FieldPath.document_id(), ">=", self.month_ref(uid, first)))
         if last:
