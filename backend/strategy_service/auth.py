@@ -7,9 +7,10 @@ from typing import Any
 
 import firebase_admin
 import firebase_admin.exceptions
+import google.auth.exceptions
 from firebase_admin import auth as firebase_auth
 
-from .errors import Unauthenticated
+from .errors import StorageUnavailable, Unauthenticated
 
 _APP_NAME = "strategy-service"
 
@@ -56,6 +57,8 @@ def verify_bearer(authorization: str | None, app: firebase_admin.App) -> Princip
     Raises:
         Unauthenticated: missing header, not a Bearer token, or a token that
             firebase-admin rejects (signature, expiry, audience, issuer, subject).
+        StorageUnavailable: ``auth_unavailable`` (503) when Google's public keys cannot be
+            fetched.
     """
     if not authorization:
         raise Unauthenticated("An Authorization: Bearer <Firebase ID token> header is required.")
@@ -65,6 +68,12 @@ def verify_bearer(authorization: str | None, app: firebase_admin.App) -> Princip
         raise Unauthenticated("The Authorization header must be 'Bearer <Firebase ID token>'.")
     try:
         claims = firebase_auth.verify_id_token(token, app=app)
+    except (firebase_auth.CertificateFetchError, google.auth.exceptions.DefaultCredentialsError) as exc:
+        # our failure (keys unreachable, no credentials), not the caller's: retryable
+        raise StorageUnavailable(
+            "Token keys cannot be fetched right now; retry after the delay given in Retry-After.",
+            code="auth_unavailable", headers={"Retry-After": "5"},
+        ) from exc
     except (ValueError, firebase_auth.InvalidIdTokenError, firebase_admin.exceptions.FirebaseError) as exc:
         raise Unauthenticated("The ID token is invalid or expired.", code="invalid_token") from exc
     uid = claims.get("uid") or claims.get("sub")
