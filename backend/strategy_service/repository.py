@@ -20,6 +20,7 @@ Firestore both resolve at once (see ``shared/ENVIRONMENT.md``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
@@ -246,7 +247,18 @@ class Store:
         async def run(tx: Any) -> Any:
             return await reader(tx)
 
-        return await run(transaction)
+        try:
+            # the transaction's begin and commit calls take the library's own (long)
+            # deadlines: bound the whole read by ours
+            return await asyncio.wait_for(run(transaction), self.timeout)
+        except asyncio.TimeoutError:
+            raise gexc.DeadlineExceeded(f"read-only transaction took more than {self.timeout} s") from None
+        except ValueError as exc:
+            # when the transaction could not even begin, the library's rollback raises
+            # ValueError over the storage error: surface a storage error (a 503)
+            if "cannot be rolled back" in str(exc):
+                raise gexc.ServiceUnavailable("read-only transaction could not begin") from exc
+            raise
 
     async def months_in(
         self, tx: Any, uid: str, first: str | None, last: str | None, *, fields: list[str]
