@@ -65,7 +65,10 @@ def _calendar(daily: list[dict[str, Any]]) -> go.Figure:
     by_day = {date.fromisoformat(d["date"]): float(d["pnl"]) for d in daily}
     years = sorted({d.year for d in by_day}) or [date.today().year]
     fig = make_subplots(rows=len(years), cols=1, subplot_titles=[str(y) for y in years], vertical_spacing=0.04)
-    limit = max((abs(v) for v in by_day.values()), default=1.0) or 1.0
+    # colour scale: +-90th percentile of |P&L|, so that one outsized day does not wash out
+    # the others (beyond it, cells saturate; the hover text has the exact figure)
+    sizes = sorted(abs(v) for v in by_day.values())
+    limit = (sizes[int(0.9 * (len(sizes) - 1))] if sizes else 1.0) or 1.0
     for row, year in enumerate(years, start=1):
         first = date(year, 1, 1)
         z = [[None] * 54 for _ in range(7)]
