@@ -61,7 +61,7 @@ def serve(
 
     settings = get_settings()  # raises on unsafe settings before binding the port
     configure_logging(settings.LOG_LEVEL)
-    uvicorn.run("backend.strategy_service.main:app", host=host, port=port, workers=workers,
+    uvicorn.run("backend.strategy_service.main:app", host=host, port=port, workers=workers, access_log=False,
                 log_config=None, proxy_headers=True)
 
 

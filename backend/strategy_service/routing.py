@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextvars
 import json
+import logging
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
@@ -80,9 +82,14 @@ class DecimalJSONRoute(APIRoute):
         return handler
 
 
+access_log = logging.getLogger("strategy_service.access")
+
+
 class RequestContextMiddleware(BaseHTTPMiddleware):
     """Gives every request an id (``X-Request-ID`` in, or a new one), echoes it in the
-    response, and refuses bodies larger than ``max_body_bytes`` with 413."""
+    response, writes one access log line with it (method, path, status, milliseconds; no
+    header, so no token, is logged), and refuses bodies larger than ``max_body_bytes`` with
+    413: by ``Content-Length``, or while reading a chunked body that has none."""
 
     def __init__(self, app: Any, *, max_body_bytes: int) -> None:
         super().__init__(app)
@@ -92,14 +99,28 @@ class RequestContextMiddleware(BaseHTTPMiddleware):
         incoming = request.headers.get("x-request-id", "")
         rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
         token = request_id_var.set(rid)
+        started = time.perf_counter()
+        status = 500
         try:
+            too_large = error_response(PayloadTooLarge(f"The body is larger than {self.max_body_bytes} bytes."))
             length = request.headers.get("content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-                return error_response(
-                    PayloadTooLarge(f"The body is larger than {self.max_body_bytes} bytes.")
-                )
+                status = 413
+                return too_large
+            if length is None and request.method in ("POST", "PUT", "PATCH"):
+                chunks, size = [], 0
+                async for chunk in request.stream():  # chunked: count while reading, stop past the cap
+                    size += len(chunk)
+                    if size > self.max_body_bytes:
+                        status = 413
+                        return too_large
+                    chunks.append(chunk)
+                request._body = b"".join(chunks)  # replayed to the route by BaseHTTPMiddleware
             response = await call_next(request)
             response.headers["X-Request-ID"] = rid
+            status = response.status_code
             return response
         finally:
+            access_log.info("%s %s %s %.1f ms", request.method, request.url.path, status,
+                            (time.perf_counter() - started) * 1000)
             request_id_var.reset(token)
