@@ -43,7 +43,7 @@ class TestLogs:
 
 class TestBodyCap:
     async def test_chunked_body_past_the_cap_is_413_and_writes_nothing(self, client, auth, settings):
-        def chunks():
+        async def chunks():  # no Content-Length: Transfer-Encoding: chunked
             for _ in range(settings.MAX_BODY_BYTES // 1000 + 2):
                 yield b" " * 1000
         r = await client.post("/trades/execute", headers=auth(), content=chunks())
@@ -53,6 +53,10 @@ class TestBodyCap:
     async def test_chunked_body_under_the_cap_is_read(self, client, auth, publish):
         await publish("AAPL", price="100")
         body = json.dumps({"symbol": "AAPL", "side": "BUY", "quantity": "1", "strategy_id": "s"}).encode()
+        async def chunks():
+            yield body[:10]
+            yield body[10:]
+
         r = await client.post("/trades/execute", headers={**auth(), "Content-Type": "application/json"},
-                              content=iter([body[:10], body[10:]]))
+                              content=chunks())
         assert r.status_code == 201, r.text
