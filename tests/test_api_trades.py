@@ -142,6 +142,12 @@ class TestExecute:
         assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
         bob = await client.post("/trades/execute", json=body, headers={**auth("bob"), "Idempotency-Key": "order-42"})
         assert bob.status_code == 201 and bob.json()["id"] != first.json()["id"]  # keys are per user
+        mismatch = await client.post("/trades/execute", json={**body, "idempotency_key": "order-43"},
+                                     headers={**auth(), "Idempotency-Key": "order-42"})
+        assert mismatch.status_code == 422 and mismatch.json()["error"]["code"] == "idempotency_key_mismatch"
+        for bad_key in ("-starts-with-dash", "k" * 129, "has space"):
+            r = await client.post("/trades/execute", json=body, headers={**auth(), "Idempotency-Key": bad_key})
+            assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
 
     async def test_concurrent_retries_with_one_key_create_one_trade(self, client, auth, publish, store):
         await publish("AAPL", bid="100", ask="101")
