@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from backend.strategy_service.money import to_decimal
 
 
 

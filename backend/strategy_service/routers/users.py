@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from fastapi import APIRouter
 
 from ..dashboard_service import load_user_settings, metrics_record_view, update_user_settings
 from ..deps import CurrentUser, StoreDep
 from ..routing import DecimalJSONResponse, DecimalJSONRoute
-from ..schemas import API_ERRORS, ErrorResponse, UserSettingsIn, UserSettingsOut
+from ..schemas import API_ERRORS, UserSettingsIn, UserSettingsOut
 
 router = APIRouter(tags=["users"], route_class=DecimalJSONRoute)
 _errors = API_ERRORS
