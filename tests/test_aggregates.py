@@ -5,6 +5,7 @@ full recomputation (``verify``), through the checkpoint's fast and fallback path
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -77,10 +78,12 @@ class TestRandomizedRunEqualsFullRecomputation:
                     "shadow_id": r.json()["id"], "price": price, "closed_at": close.isoformat()})
                 assert r.status_code == 200, r.text
 
-        # closes arrive out of order and concurrently (batches of 20 in flight)
-        for start in range(0, 240, 20):
+        # closes arrive out of order and concurrently (batches of 20 in flight);
+        # RANDOM_RUN_TRADES=3000 scripts/test -k random_executes runs a bigger one
+        total = int(os.environ.get("RANDOM_RUN_TRADES", "240")) // 20 * 20
+        for start in range(0, total, 20):
             await asyncio.gather(*[backtest_trade(i) for i in range(start, start + 20)])
-            if start == 120:  # a read in the middle stores fold checkpoints...
+            if start == total // 2 // 20 * 20:  # a read in the middle stores fold checkpoints...
                 assert (await client.get("/trades/shadow/dashboard", headers=auth())).status_code == 200
                 await client.get("/trades/shadow/metrics", params={"symbol": "BRK.B"}, headers=auth())
         # ... that the later closes, many on earlier days, invalidate
