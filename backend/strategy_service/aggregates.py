@@ -338,6 +338,19 @@ def group_key(dimension: str, value: str) -> str:
     return f"{dimension}{CELL_SEP}{value}"
 
 
+def parse_group_key(key: str) -> tuple[str, str]:
+    """Inverse of :func:`group_key`: ``(dimension, value)``."""
+    dimension, value = key.split(CELL_SEP, 1)
+    return dimension, value
+
+
+def summary_counters(stats: CellStats) -> dict[str, int]:
+    """The ``users/{uid}/metrics/summary`` counters (``GET /api/metrics``) of some trades:
+    ``totalTrades``, ``wins``, ``losses``, ``breakEven``, ``totalPnlCents``."""
+    return {"totalTrades": stats.n, "wins": stats.w, "losses": stats.l, "breakEven": stats.e,
+            "totalPnlCents": stats.pnl}
+
+
 @dataclass
 class Rollup:
     """Cells summed the two ways the metrics need them.

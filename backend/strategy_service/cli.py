@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+from datetime import datetime, timezone
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -228,8 +229,6 @@ def replay_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--strategy") from exc
     settings = get_settings()
-    from datetime import datetime, timezone
-
     user = uid or "replay-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     if not token or not publisher_token:
         if not settings.FIREBASE_AUTH_EMULATOR_HOST:

@@ -17,7 +17,6 @@ Conventions (stated in every response, see :data:`CONVENTIONS`):
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -335,16 +334,6 @@ def daily_performance(by_day: Mapping[date, CellStats], *, starting_capital: Dec
                 )
             )
     return out
-
-
-def build_daily_performance(
-    trades: Sequence[ClosedTrade], *, starting_capital: Decimal, tz: ZoneInfo
-) -> list[DayPerformance]:
-    """:func:`daily_performance` of a list of trades grouped by close date in ``tz``."""
-    by_day: dict[date, CellStats] = defaultdict(CellStats)
-    for t in trades:
-        by_day[t.closed_at.astimezone(tz).date()].add_trade(t.facts(tz))
-    return daily_performance(by_day, starting_capital=starting_capital)
 
 
 # ----------------------------------------------------------------------- breakdowns

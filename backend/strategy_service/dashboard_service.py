@@ -14,7 +14,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from google.api_core import exceptions as gexc
 
-from .aggregates import CellId, CellStats, OrderFold, Rollup, TradeFacts, aggregate, month_documents
+from .aggregates import (
+    CellId,
+    CellStats,
+    OrderFold,
+    Rollup,
+    TradeFacts,
+    aggregate,
+    month_documents,
+    parse_group_key,
+    summary_counters,
+)
 from .dashboard_metrics import ClosedTrade, compute_dashboard, dashboard_from_aggregates, q2
 from .errors import InvalidRequest
 from .money import HUNDRED, MONEY_CONTEXT, ZERO, localcontext, to_decimal, to_plain_str
@@ -137,17 +147,9 @@ class TradeFilter:
         }
 
     def matches_closed(self, doc: dict[str, Any], tz: ZoneInfo) -> bool:
-        """A CLOSED trade document passes every filter."""
-        if not self.matches_attributes(doc):
-            return False
-        if self.start_date or self.end_date:
-            closed = doc.get("closed_at")
-            if not isinstance(closed, datetime):
-                return False
-            day = closed.astimezone(tz).date()
-            if (self.start_date and day < self.start_date) or (self.end_date and day > self.end_date):
-                return False
-        return True
+        """A CLOSED trade document (``closed_at`` set) passes every filter: its cell does."""
+        day = doc["closed_at"].astimezone(tz).date()
+        return self.matches_cell(CellId(day, doc.get("source") or "paper", doc.get("strategy_id", ""), doc.get("symbol", "")))
 
 
 def closed_trade_of(doc: dict[str, Any]) -> ClosedTrade:
@@ -217,7 +219,7 @@ async def load_selection(store: Store, uid: str, flt: TradeFilter) -> Selection:
     key = flt.fold_key()
     rollups = _whole_months(flt)
 
-    async def read(tx: Any) -> tuple[Rollup, OrderFold, date | None, dict[str, dict[str, Any]], int]:
+    async def read(tx: Any) -> tuple[Rollup, OrderFold, list[date], dict[str, dict[str, Any]], int]:
         months = await store.months_in(
             tx, uid,
             flt.start_date.isoformat()[:7] if flt.start_date else None,
@@ -230,8 +232,7 @@ async def load_selection(store: Store, uid: str, flt: TradeFilter) -> Selection:
                 for day, doc in (month.get("d") or {}).items():
                     rollup.by_day[date.fromisoformat(day)] = CellStats.from_doc(doc)
                 for group, doc in (month.get("b") or {}).items():
-                    dim, value = group.split("|", 1)
-                    rollup.groups.setdefault((dim, value), CellStats()).add(CellStats.from_doc(doc))
+                    rollup.groups.setdefault(parse_group_key(group), CellStats()).add(CellStats.from_doc(doc))
                 continue
             for cell_key, doc in (month.get("c") or {}).items():
                 cell = CellId.parse(cell_key)
@@ -246,13 +247,12 @@ async def load_selection(store: Store, uid: str, flt: TradeFilter) -> Selection:
                 c for d, c in counts.items() if d <= day
             ) == int(cached["fold"]["count"]):
                 fold, through = OrderFold.from_doc(cached["fold"]), day
-        todo = [d.isoformat() for d in sorted(counts) if through is None or d > through]
-        docs = await store.days_in(tx, uid, todo)
-        return rollup, fold, through, docs, len(months) + 1 + len(todo)
+        todo = [d for d in sorted(counts) if through is None or d > through]
+        docs = await store.days_in(tx, uid, [d.isoformat() for d in todo])
+        return rollup, fold, todo, docs, len(months) + 1 + len(todo)
 
-    rollup, fold, through, docs, reads = await store.read_snapshot(read)
+    rollup, fold, todo, docs, reads = await store.read_snapshot(read)
     counts = {day: stats.n for day, stats in rollup.by_day.items()}
-    todo = [d for d in sorted(counts) if through is None or d > through]
     if len(todo) >= 2:  # settle every day but the latest one into a new checkpoint
         _fold_days(fold, flt, todo[:-1], docs, counts)
         try:
@@ -318,11 +318,13 @@ class Recomputed:
     """A user's aggregates recomputed from the trade history (every trade document).
 
     Attributes:
+        settings: the user's settings (the time zone defines the days).
         closed: the CLOSED trade documents; open_trades: the OPEN ones.
         months: ``YYYY-MM -> {"c": {cell key: counters}}``; days: ``YYYY-MM-DD ->
             {"t": {shadow id: sequence entry}}``; summary: the ``/api/metrics`` counters.
     """
 
+    settings: UserSettings
     closed: list[dict[str, Any]]
     open_trades: list[dict[str, Any]]
     months: dict[str, dict[str, Any]]
@@ -332,21 +334,20 @@ class Recomputed:
 
 async def recompute_aggregates(store: Store, uid: str) -> Recomputed:
     """Read every trade of the user and compute the aggregates they imply (O(history))."""
-    tz = (await load_user_settings(store, uid)).timezone
+    settings = await load_user_settings(store, uid)
+    tz = settings.timezone
     closed, open_trades = [], []
     async for doc in store.stream_trades(uid):
         (closed if doc.get("status") == "CLOSED" else open_trades).append(doc)
     facts = [closed_trade_of(d).facts(tz) for d in closed]
-    months = month_documents(aggregate(facts))
+    cells = aggregate(facts)
     days: dict[str, dict[str, Any]] = defaultdict(lambda: {"t": {}})
     for f in facts:
         days[f.day.isoformat()]["t"][f.trade_id] = f.seq_entry()
     total = CellStats()
-    for f in facts:
-        total.add_trade(f)
-    summary = {"totalTrades": total.n, "wins": total.w, "losses": total.l, "breakEven": total.e,
-               "totalPnlCents": total.pnl}
-    return Recomputed(closed, open_trades, months, dict(days), summary)
+    for stats in cells.values():
+        total.add(stats)
+    return Recomputed(settings, closed, open_trades, month_documents(cells), dict(days), summary_counters(total))
 
 
 async def rebuild_aggregates(store: Store, uid: str) -> dict[str, int]:
@@ -379,7 +380,7 @@ async def verify_aggregates(store: Store, uid: str) -> list[str]:
         One line per difference; empty when everything agrees.
     """
     rec = await recompute_aggregates(store, uid)
-    settings = await load_user_settings(store, uid)
+    settings = rec.settings
     out: list[str] = []
     stored_months = await store.aggregate_documents(uid, "pnlMonths")
     for part, label in (("c", "cell"), ("d", "day total"), ("b", "group")):
@@ -395,9 +396,9 @@ async def verify_aggregates(store: Store, uid: str) -> list[str]:
         _diff(f"summary {name}", int(record.get(name, 0)), value, out)
 
     filters = [TradeFilter()]
-    for attr in ("source", "strategy_id", "symbol"):
-        for value in sorted({d.get(attr) or "paper" if attr == "source" else d.get(attr, "") for d in rec.closed}):
-            filters.append(TradeFilter(**{attr: value}))
+    for group in sorted({k for doc in rec.months.values() for k in doc["b"]}):  # each source, strategy, symbol
+        dimension, value = parse_group_key(group)
+        filters.append(TradeFilter(**{dimension: value}))
     for flt in filters:
         label = json.dumps({k: v for k, v in flt.as_json().items() if v})
         chosen = [d for d in rec.closed if flt.matches_closed(d, settings.timezone)]

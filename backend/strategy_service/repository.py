@@ -32,7 +32,7 @@ from google.cloud.firestore_v1.async_document import AsyncDocumentReference
 from google.cloud.firestore_v1.base_document import DocumentSnapshot
 from google.cloud.firestore_v1.field_path import FieldPath
 
-from .aggregates import DIMENSIONS, CellStats, TradeFacts, group_key
+from .aggregates import DIMENSIONS, CellStats, TradeFacts, group_key, summary_counters
 
 USERS = "users"
 SHADOW_TRADES = "shadowTradeHistory"
@@ -201,21 +201,12 @@ class Store:
         Returns:
             True when written; False when the precondition failed (nothing written).
         """
-        pnl_cents = facts.pnl_cents
         batch = self.client.batch()
         batch.update(self.trade_ref(uid, shadow_id), fields, option=self.client.write_option(last_update_time=last_update_time))
-        batch.set(
-            self.metrics_ref(uid),
-            {
-                "totalTrades": firestore.Increment(1),
-                "wins": firestore.Increment(1 if pnl_cents > 0 else 0),
-                "losses": firestore.Increment(1 if pnl_cents < 0 else 0),
-                "breakEven": firestore.Increment(1 if pnl_cents == 0 else 0),
-                "totalPnlCents": firestore.Increment(pnl_cents),
-                "updated_at": firestore.SERVER_TIMESTAMP,
-            },
-            merge=True,
-        )
+        one = CellStats()
+        one.add_trade(facts)
+        summary: dict[str, Any] = {name: firestore.Increment(v) for name, v in summary_counters(one).items()}
+        batch.set(self.metrics_ref(uid), {**summary, "updated_at": firestore.SERVER_TIMESTAMP}, merge=True)
         month, day = aggregate_writes(facts)
         batch.set(self.month_ref(uid, facts.day.isoformat()[:7]), month, merge=True)
         batch.set(self.day_ref(uid, facts.day.isoformat()), day, merge=True)
