@@ -22,8 +22,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from backend.strategy_service.aggregates import CellId, Rollup, aggregate, fold_in_order
-from backend.strategy_service.dashboard_metrics import ClosedTrade, compute_dashboard, dashboard_from_aggregates
+from backend.strategy_service.core.aggregates import CellId, ClosedTrade, Rollup, aggregate, fold_in_order
+from backend.strategy_service.core.dashboard import compute_dashboard, dashboard_from_aggregates
 
 
 def make_trades(n: int, seed: int = 7) -> list[ClosedTrade]:

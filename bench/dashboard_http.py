@@ -28,12 +28,16 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from backend.strategy_service.config import Settings
-from backend.strategy_service.dashboard_metrics import compute_dashboard
-from backend.strategy_service.dashboard_service import closed_trade_of, load_user_settings, rebuild_aggregates
-from backend.strategy_service.deps import CurrentUser, StoreDep
-from backend.strategy_service.emulator_tokens import make_emulator_token
+from backend.strategy_service.api.deps import CurrentUser, ServicesDep
+from backend.strategy_service.auth.emulator import make_emulator_token
+from backend.strategy_service.core.dashboard import compute_dashboard
+from backend.strategy_service.performance.maintenance import closed_trade_of
+from backend.strategy_service.performance.schemas import DashboardOut
+from backend.strategy_service.performance.filters import TradeFilter
 from backend.strategy_service.main import create_app
-from backend.strategy_service.routing import DecimalJSONResponse
+from backend.strategy_service.api.routing import DecimalJSONResponse
+from backend.strategy_service.storage.client import USERS
+from backend.strategy_service.trades.repository import SHADOW_TRADES
 
 TRADING_DAYS = [d for d in (datetime(2024, 1, 2, tzinfo=timezone.utc) + timedelta(days=i) for i in range(365))
                 if d.weekday() < 5][:250]
@@ -57,14 +61,15 @@ def trade_docs(uid: str, n: int, seed: int) -> list[dict]:
     return docs
 
 
-async def seed(store, uid: str, n: int, seed_value: int) -> None:
+async def seed(services, uid: str, n: int, seed_value: int) -> None:
     docs = trade_docs(uid, n, seed_value)
+    db = services.storage.client
     for i in range(0, len(docs), 400):
-        batch = store.client.batch()
+        batch = db.batch()
         for doc in docs[i:i + 400]:
-            batch.set(store.trade_ref(uid, doc["shadow_id"]), doc)
+            batch.set(db.collection(USERS, uid, SHADOW_TRADES).document(doc["shadow_id"]), doc)
         await batch.commit()
-    await rebuild_aggregates(store, uid)
+    await services.maintenance.rebuild(uid)
 
 
 async def timed(client: httpx.AsyncClient, path: str, headers: dict, count: int) -> list[float]:
@@ -92,18 +97,18 @@ async def main(requests: int, full_requests: int) -> None:
     app = create_app(settings)
 
     @app.get("/bench/full-scan-dashboard")
-    async def full_scan(user: CurrentUser, store: StoreDep) -> DecimalJSONResponse:
-        user_settings = await load_user_settings(store, user.uid)
-        closed = [closed_trade_of(d) async for d in store.stream_trades(user.uid) if d.get("status") == "CLOSED"]
-        return DecimalJSONResponse(compute_dashboard(closed, starting_capital=user_settings.starting_capital,
-                                                     tz=user_settings.timezone))
+    async def full_scan(user: CurrentUser, services: ServicesDep) -> DecimalJSONResponse:
+        user_settings = await services.users.get(user.uid)
+        closed = [closed_trade_of(t) async for t in services.maintenance.trades.stream(user.uid) if not t.is_open]
+        dashboard = compute_dashboard(closed, starting_capital=user_settings.starting_capital, tz=user_settings.timezone)
+        return DecimalJSONResponse(DashboardOut.of(dashboard, TradeFilter()).model_dump())
 
     async with LifespanManager(app):
-        store = app.state.store
+        services = app.state.services
         sizes = {"u100": 100, "u10k": 10_000}
         t0 = time.perf_counter()
         for i, (uid, n) in enumerate(sizes.items()):
-            await seed(store, uid, n, i)
+            await seed(services, uid, n, i)
         print(f"seeded {sum(sizes.values())} closed trades in {time.perf_counter() - t0:.1f} s")
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=120) as c:
             heads = {uid: {"Authorization": f"Bearer {make_emulator_token(uid, project)}"} for uid in sizes}
@@ -111,7 +116,6 @@ async def main(requests: int, full_requests: int) -> None:
             for uid in sizes:  # warm-up: stores the fold checkpoint; checks both paths agree
                 fast = (await c.get("/trades/shadow/dashboard", headers=heads[uid])).json()
                 full = (await c.get("/bench/full-scan-dashboard", headers=heads[uid])).json()
-                fast.pop("filters")
                 assert fast == full, f"{uid}: aggregates and full scan disagree"
             for uid in sizes:
                 results[("aggregates", uid)] = await timed(c, "/trades/shadow/dashboard", heads[uid], requests)

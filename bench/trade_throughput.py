@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from backend.strategy_service.emulator_tokens import make_emulator_token
+from backend.strategy_service.auth.emulator import make_emulator_token
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

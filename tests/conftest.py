@@ -13,7 +13,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from backend.strategy_service.config import Settings
-from backend.strategy_service.emulator_tokens import make_emulator_token
+from backend.strategy_service.auth.emulator import make_emulator_token
 from backend.strategy_service.main import create_app
 
 
@@ -58,9 +58,16 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def store(app: Any):
-    """The app's own Store (direct Firestore access for arranging and checking)."""
-    return app.state.store
+def services(app: Any):
+    """The app's own services (and, under ``.storage``, its storage)."""
+    return app.state.services
+
+
+@pytest.fixture
+def db(services: Any):
+    """The app's Firestore client: raw document access for arranging and checking what
+    the storage layer wrote (paths as in docs/data-model.md)."""
+    return services.storage.client
 
 
 class Auth:

@@ -1,30 +1,53 @@
-"""The FastAPI application: lifespan (one Firestore client per process), routers, error handlers."""
+"""The FastAPI application: the composition root. Its lifespan builds the storage client
+and the services once per process; it mounts each domain's endpoints and the error
+handlers."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from google.api_core import exceptions as gexc
-from google.cloud import firestore
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
 
 from . import __version__
-from .auth import firebase_app
+from .api.deps import Services
+from .api.errors import install_handlers
+from .api.routing import RequestContextMiddleware
+from .auth.firebase import firebase_app
 from .config import Settings, get_settings
-from .errors import InvalidRequest, ServiceError, StorageUnavailable
-from .repository import Store
-from .routers import health, quotes, trades, users
-from .routing import BodyDecodeError, RequestContextMiddleware, error_response
+from .health import endpoints as health
+from .performance import endpoints as performance
+from .performance.maintenance import Maintenance
+from .performance.repository import AggregateRepository
+from .performance.service import PerformanceService
+from .quotes import endpoints as quotes
+from .quotes.repository import QuoteRepository
+from .quotes.service import QuoteService
+from .storage.client import Storage
+from .trades import endpoints as trades
+from .trades.repository import TradeRepository
+from .trades.service import TradeService
+from .users import endpoints as users
+from .users.repository import UserRepository
+from .users.service import UserService
 
-log = logging.getLogger(__name__)
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "not_permitted", 404: "not_found",
-               405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+def build_services(storage: Storage, settings: Settings) -> Services:
+    """Wire the repositories and services of one process."""
+    trade_repo, quote_repo, aggregate_repo = TradeRepository(storage), QuoteRepository(storage), AggregateRepository(storage)
+    user_service = UserService(UserRepository(storage))
+    quote_service = QuoteService(quote_repo)
+    performance_service = PerformanceService(aggregate_repo, trade_repo, quote_repo, user_service)
+    maintenance = Maintenance(aggregate_repo, trade_repo, user_service, performance_service)
+    user_service.on_timezone_change = maintenance.rebuild  # days are dates in the trading time zone
+    return Services(
+        storage=storage,
+        trades=TradeService(trade_repo, quote_service, user_service, settings),
+        quotes=quote_service,
+        users=user_service,
+        performance=performance_service,
+        maintenance=maintenance,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,13 +63,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = firestore.AsyncClient(project=settings.GOOGLE_CLOUD_PROJECT)
-        app.state.store = Store(client, timeout_seconds=settings.FIRESTORE_TIMEOUT_SECONDS)
+        storage = Storage.connect(settings.GOOGLE_CLOUD_PROJECT, timeout_seconds=settings.FIRESTORE_TIMEOUT_SECONDS,
+                                  retry_after_seconds=settings.RETRY_AFTER_SECONDS)
+        app.state.services = build_services(storage, settings)
         app.state.firebase_app = firebase_app(settings.GOOGLE_CLOUD_PROJECT)
         try:
             yield
         finally:
-            client.close()
+            storage.close()
 
     app = FastAPI(
         title="Strategy Service",
@@ -57,46 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
     app.include_router(health.router)
+    app.include_router(performance.router)  # before trades: /trades/shadow/metrics is not a trade id
     app.include_router(trades.router)
     app.include_router(quotes.router)
     app.include_router(users.router)
-
-    @app.exception_handler(ServiceError)
-    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        return error_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()
-        ]
-        first = details[0] if details else {"loc": [], "msg": "invalid request"}
-        where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
-        return error_response(
-            InvalidRequest(f"{where}: {first['msg']}", code="validation_error", details=details)
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if isinstance(exc, BodyDecodeError):
-            return error_response(exc.service_error)
-        err = ServiceError(str(exc.detail), code=_HTTP_CODES.get(exc.status_code, "http_error"),
-                           headers=dict(exc.headers or {}))
-        err.status_code = exc.status_code
-        return error_response(err)
-
-    @app.exception_handler(gexc.GoogleAPIError)
-    async def _storage_error(_: Request, exc: gexc.GoogleAPIError) -> JSONResponse:
-        log.warning("storage failure: %s", type(exc).__name__)
-        return error_response(
-            StorageUnavailable(
-                "The trade store is unavailable right now; nothing was changed that you cannot "
-                "retry. Retry after the delay given in Retry-After.",
-                headers={"Retry-After": str(settings.RETRY_AFTER_SECONDS)},
-            )
-        )
-
+    install_handlers(app)
     return app
 
 

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every domain: dependencies, routing, error bodies, logging."""

@@ -1,0 +1,103 @@
+"""FastAPI dependencies as ``Annotated`` aliases: the services, the settings, the caller.
+
+The services are built once per process in the app's lifespan (``main.py``) and handed
+out here; tests reach them through ``app.state.services``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..auth.firebase import Principal, verify_bearer
+from ..config import Settings
+from ..performance.maintenance import Maintenance
+from ..performance.service import PerformanceService
+from ..quotes.errors import PublisherRoleRequired
+from ..quotes.service import QuoteService
+from ..storage.client import Storage
+from ..trades.service import TradeService
+from ..users.service import UserService
+
+_bearer = HTTPBearer(auto_error=False, description="A Firebase ID token.")
+
+
+@dataclass
+class Services:
+    """Every service of the process (and the storage they share)."""
+
+    storage: Storage
+    trades: TradeService
+    quotes: QuoteService
+    users: UserService
+    performance: PerformanceService
+    maintenance: Maintenance
+
+
+def get_services(request: Request) -> Services:
+    """The process's :class:`Services`, built in the app lifespan."""
+    return request.app.state.services
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    return request.app.state.settings
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, from ``Authorization: Bearer <Firebase ID token>`` (runs in a thread:
+    verification may fetch Google's keys).
+
+    Raises:
+        Unauthenticated, InvalidToken (401); AuthUnavailable (503).
+    """
+    header = request.headers.get("authorization") if credentials is None else f"Bearer {credentials.credentials}"
+    return verify_bearer(header, request.app.state.firebase_app)
+
+
+def publisher_principal(
+    principal: Annotated[Principal, Depends(current_principal)],
+    settings: Annotated[Settings, Depends(get_app_settings)],
+) -> Principal:
+    """The caller, who must carry the publisher role claim.
+
+    Raises:
+        PublisherRoleRequired: 403.
+    """
+    if not principal.has_role(settings.PUBLISHER_ROLE):
+        raise PublisherRoleRequired(f"Publishing quotes needs the '{settings.PUBLISHER_ROLE}' role claim.")
+    return principal
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+Publisher = Annotated[Principal, Depends(publisher_principal)]
+
+
+def _trades(services: ServicesDep) -> TradeService:
+    return services.trades
+
+
+def _quotes(services: ServicesDep) -> QuoteService:
+    return services.quotes
+
+
+def _users(services: ServicesDep) -> UserService:
+    return services.users
+
+
+def _performance(services: ServicesDep) -> PerformanceService:
+    return services.performance
+
+
+TradesDep = Annotated[TradeService, Depends(_trades)]
+QuotesDep = Annotated[QuoteService, Depends(_quotes)]
+UsersDep = Annotated[UserService, Depends(_users)]
+PerformanceDep = Annotated[PerformanceService, Depends(_performance)]

@@ -1,0 +1,1 @@
+"""Firebase Authentication: verifying ID tokens, and unsigned tokens for the emulators."""

@@ -1,0 +1,1 @@
+"""Pure core: money, P&L, aggregate arithmetic, metric formulas. No I/O, no web or storage library."""

@@ -1,0 +1,150 @@
+"""The per-user shadow-mode aggregate of the shadow-mode trade metrics specification
+(``GET /trades/shadow/metrics``): realized, unrealized and net P&L, win rate, and the
+drawdown of the cumulative realized P&L. Pure ``Decimal``, no I/O.
+
+The drawdown is folded by :class:`~.aggregates.OrderFold`, the one implementation the
+stored aggregates use too; the win rate is :func:`~.formulas.win_rate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from .aggregates import ClosedTrade, OrderFold
+from .formulas import win_rate
+from .money import MONEY_CONTEXT, ZERO, DecimalInput, localcontext, quantize_percent, quantize_usd, to_decimal, to_plain_str
+from .pnl import OpenPosition, unrealized_pnl
+
+
+def compute_max_drawdown_from_realized_pnls(series: Iterable[tuple[Any, DecimalInput]]) -> tuple[Decimal, Decimal]:
+    """Maximum drawdown of the cumulative realized P&L curve (the specification's function).
+
+    The curve starts at 0 and adds each trade's realized P&L in order of close time (ties
+    keep their input order). At each point ``drawdown = cumulative - peak``, the peak being
+    the running maximum of the curve (the starting 0 included); the percent drawdown is
+    ``drawdown / peak x 100`` while the peak is positive, and 0 while it is <= 0.
+
+    Args:
+        series: ``(closed_at, realized_pnl)`` pairs; ``closed_at`` anything comparable;
+            realized P&L in USD.
+
+    Returns:
+        ``(max_drawdown_usd, max_drawdown_percent)``: each the worst of its kind over the
+        whole curve (they may come from different points), <= 0, quantized to 0.01.
+
+    Raises:
+        TypeError: for a float P&L.
+    """
+    fold = OrderFold()
+    for _, pnl in sorted(series, key=lambda item: item[0]):
+        fold.add(to_decimal(pnl, field="realized_pnl"))
+    return quantize_usd(Decimal(fold.worst_usd)), quantize_percent(fold.worst_pct)
+
+
+@dataclass(frozen=True)
+class ShadowMetrics:
+    """Aggregate shadow-trading figures of one user.
+
+    Attributes:
+        realized_pnl: sum of realized P&L of CLOSED trades, USD.
+        unrealized_pnl: sum of mark-to-market P&L of OPEN trades, USD.
+        net_pnl: realized + unrealized, USD.
+        win_rate: wins / closed trades x 100, percent (0 with no closed trade).
+        closed_trades: number of CLOSED trades.
+        open_trades: number of OPEN trades.
+        wins: CLOSED trades with realized P&L > 0.
+        max_drawdown_usd: worst drawdown of the cumulative realized P&L, USD, <= 0.
+        max_drawdown_percent: worst drawdown relative to the running peak, percent, <= 0.
+    """
+
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    net_pnl: Decimal
+    win_rate: Decimal
+    closed_trades: int
+    open_trades: int
+    wins: int
+    max_drawdown_usd: Decimal
+    max_drawdown_percent: Decimal
+
+    def as_json(self) -> dict[str, str | int]:
+        """The API shape: money and percentages as decimal strings, counts as integers."""
+        return {
+            "realized_pnl": to_plain_str(self.realized_pnl),
+            "unrealized_pnl": to_plain_str(self.unrealized_pnl),
+            "net_pnl": to_plain_str(self.net_pnl),
+            "win_rate": to_plain_str(self.win_rate),
+            "closed_trades": self.closed_trades,
+            "open_trades": self.open_trades,
+            "wins": self.wins,
+            "max_drawdown_usd": to_plain_str(self.max_drawdown_usd),
+            "max_drawdown_percent": to_plain_str(self.max_drawdown_percent),
+        }
+
+
+Marks = Mapping[str, Mapping[str, Any] | DecimalInput]
+
+
+def compute_shadow_metrics(
+    *,
+    open_trades: Iterable[OpenPosition],
+    closed_trades: Iterable[ClosedTrade],
+    live_prices_by_symbol: Marks | None = None,
+) -> ShadowMetrics:
+    """The shadow-mode aggregate recomputed from every trade (``verify`` and the tests).
+
+    Args:
+        open_trades: the OPEN positions.
+        closed_trades: the CLOSED trades (ordered here by ``(closed_at, trade_id)``).
+        live_prices_by_symbol: symbol -> quote mapping (``bid``/``ask``/``price``) or bare
+            price, for marking; a symbol without one keeps the stored ``current_pnl``.
+    """
+    closed = sorted(closed_trades, key=lambda t: (t.closed_at, t.trade_id))
+    fold = OrderFold()
+    for trade in closed:
+        fold.add(trade.pnl)
+    with localcontext(MONEY_CONTEXT):
+        realized = sum((t.pnl for t in closed), ZERO)
+    return shadow_metrics_from_aggregates(
+        realized_pnl=realized, closed_trades=len(closed), wins=sum(1 for t in closed if t.pnl > 0),
+        max_drawdown_usd=Decimal(fold.worst_usd), max_drawdown_percent=fold.worst_pct,
+        open_trades=open_trades, live_prices_by_symbol=live_prices_by_symbol,
+    )
+
+
+def shadow_metrics_from_aggregates(
+    *,
+    realized_pnl: Decimal,
+    closed_trades: int,
+    wins: int,
+    max_drawdown_usd: Decimal,
+    max_drawdown_percent: Decimal,
+    open_trades: Iterable[OpenPosition],
+    live_prices_by_symbol: Marks | None = None,
+) -> ShadowMetrics:
+    """The shadow-mode aggregate from the CLOSED trades' sums (realized P&L in USD, counts,
+    the drawdown of the cumulative realized P&L in USD and percent) and the OPEN positions,
+    marked at their quotes (:func:`~.pnl.unrealized_pnl`); quantized to the cent and 0.01 %."""
+    quotes = live_prices_by_symbol or {}
+    unrealized = ZERO
+    open_count = 0
+    with localcontext(MONEY_CONTEXT):
+        for position in open_trades:
+            unrealized += unrealized_pnl(position, quotes.get(position.symbol))
+            open_count += 1
+        realized_q = quantize_usd(realized_pnl)
+        unrealized_q = quantize_usd(unrealized)
+        return ShadowMetrics(
+            realized_pnl=realized_q,
+            unrealized_pnl=unrealized_q,
+            net_pnl=quantize_usd(realized_q + unrealized_q),
+            win_rate=quantize_percent(win_rate(wins, closed_trades)),
+            closed_trades=closed_trades,
+            open_trades=open_count,
+            wins=wins,
+            max_drawdown_usd=quantize_usd(max_drawdown_usd),
+            max_drawdown_percent=quantize_percent(max_drawdown_percent),
+        )

@@ -1,0 +1,1 @@
+"""Live quotes: publish, read, and the checked quote a fill needs."""

@@ -1,1 +1,0 @@
-"""HTTP routers: parse, authorize, call a service, shape the response."""

@@ -1,0 +1,1 @@
+"""The Firestore client, its retry policy and the translation of storage failures."""

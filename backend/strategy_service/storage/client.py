@@ -1,0 +1,139 @@
+"""The Firestore client of the process, its retry policy and deadlines, and the translation
+of storage failures into domain errors. The repositories of every domain build on it; no
+module outside ``storage/`` and the ``repository.py`` files imports ``google.cloud``.
+
+Concurrency without lock-based transactions: a trade is created with ``create()`` (fails
+with ``AlreadyExists``) and changed under a ``last_update_time`` precondition (fails with
+``FailedPrecondition``); the emulator and production Firestore resolve both at once,
+while lock-based transactions on one document time out under bursts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from google.api_core import exceptions as gexc
+from google.api_core import retry_async
+from google.cloud import firestore
+
+from ..core.errors import StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Paths shared by several domains.
+USERS = "users"
+
+
+class Storage:
+    """The process's ``firestore.AsyncClient`` with the service's retry policy and deadline.
+
+    Args:
+        client: the client (one per process, built in the app lifespan or a CLI command).
+        timeout_seconds: overall deadline of each call, retries included.
+        retry_after_seconds: what a 503 tells the client to wait (``Retry-After``).
+    """
+
+    def __init__(self, client: firestore.AsyncClient, *, timeout_seconds: float, retry_after_seconds: int = 1) -> None:
+        self.client = client
+        self.timeout = timeout_seconds
+        self.retry_after_seconds = retry_after_seconds
+        self.retry = retry_async.AsyncRetry(
+            predicate=retry_async.if_transient_error, initial=0.05, maximum=1.0, multiplier=2.0,
+            timeout=timeout_seconds,
+        )
+
+    @classmethod
+    def connect(cls, project_id: str, *, timeout_seconds: float, retry_after_seconds: int = 1) -> Storage:
+        """A new client for ``project_id`` (the emulator when ``FIRESTORE_EMULATOR_HOST`` is set)."""
+        return cls(firestore.AsyncClient(project=project_id), timeout_seconds=timeout_seconds,
+                   retry_after_seconds=retry_after_seconds)
+
+    def close(self) -> None:
+        """Close the client's channel."""
+        self.client.close()
+
+    def unavailable(self, exc: BaseException) -> StorageUnavailable:
+        """The domain error for a storage failure (logged with its type, never its text)."""
+        log.warning("storage failure: %s", type(exc).__name__)
+        return StorageUnavailable(
+            "The trade store is unavailable right now; nothing was changed that you cannot "
+            "retry. Retry after the delay given in Retry-After.",
+            headers={"Retry-After": str(self.retry_after_seconds)},
+        )
+
+    async def read_snapshot(self, reader: Callable[[Any], Awaitable[T]]) -> T:
+        """Run ``await reader(tx)`` inside a read-only transaction: every read through ``tx``
+        sees one consistent snapshot, and no lock is taken. Bounded by the deadline."""
+        transaction = self.client.transaction(read_only=True)
+
+        @firestore.async_transactional
+        async def run(tx: Any) -> T:
+            return await reader(tx)
+
+        try:
+            # the transaction's begin and commit calls take the library's own (long)
+            # deadlines: bound the whole read by ours
+            return await asyncio.wait_for(run(transaction), self.timeout)
+        except asyncio.TimeoutError:
+            raise gexc.DeadlineExceeded(f"read-only transaction took more than {self.timeout} s") from None
+        except ValueError as exc:
+            # when the transaction could not even begin, the library's rollback raises
+            # ValueError over the storage error: surface a storage error (a 503)
+            if "cannot be rolled back" in str(exc):
+                raise gexc.ServiceUnavailable("read-only transaction could not begin") from exc
+            raise
+
+    async def ping(self) -> None:
+        """Read one small document, so that a failure proves Firestore unreachable."""
+        await self.client.collection("systemStatus").document("config").get(retry=None, timeout=min(self.timeout, 3.0))
+
+
+class Repository:
+    """Base of the domain repositories: holds the :class:`Storage`; every public coroutine
+    method of a subclass turns storage failures into :class:`StorageUnavailable` (503)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.client = storage.client
+        self.retry = storage.retry
+        self.timeout = storage.timeout
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, member in list(vars(cls).items()):
+            if name.startswith("_"):
+                continue
+            if inspect.iscoroutinefunction(member):
+                setattr(cls, name, _translated(member))
+            elif inspect.isasyncgenfunction(member):
+                setattr(cls, name, _translated_gen(member))
+
+
+def _translated(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    @functools.wraps(method)
+    async def wrapper(self: Repository, *args: Any, **kwargs: Any) -> T:
+        try:
+            return await method(self, *args, **kwargs)
+        except (gexc.GoogleAPIError, asyncio.TimeoutError) as exc:
+            raise self.storage.unavailable(exc) from exc
+
+    return wrapper
+
+
+def _translated_gen(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    async def wrapper(self: Repository, *args: Any, **kwargs: Any) -> Any:
+        try:
+            async for item in method(self, *args, **kwargs):
+                yield item
+        except (gexc.GoogleAPIError, asyncio.TimeoutError) as exc:
+            raise self.storage.unavailable(exc) from exc
+
+    return wrapper

@@ -1,0 +1,82 @@
+"""Error codes of the trades domain (one class per code)."""
+
+from __future__ import annotations
+
+from ..core.errors import InvalidRequest, ResourceNotFound, StateConflict
+
+
+class TradeNotFound(ResourceNotFound):
+    """No trade with that id for this user (another user's trade included)."""
+
+    code = "trade_not_found"
+    description = "No shadow trade with that id for this user."
+
+
+class TradeBusy(StateConflict):
+    """Other writers kept changing the trade through every attempt; retryable."""
+
+    code = "trade_busy"
+    description = "The trade kept changing under other writers; retry after Retry-After."
+
+
+class QuantityOrNotionalRequired(InvalidRequest):
+    """Neither a quantity nor a notional was given."""
+
+    code = "quantity_or_notional_required"
+    description = "Give a quantity or a notional (USD) for the trade."
+
+
+class QuantityTooSmall(InvalidRequest):
+    """The quantity (given, or notional / fill price) rounds to less than 0.000001 units."""
+
+    code = "quantity_too_small"
+    description = "The quantity is below 0.000001 units."
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    """The idempotency key was used before with another request."""
+
+    code = "idempotency_key_reused"
+    description = "This idempotency key was already used with a different request."
+
+
+class IdempotencyKeyMismatch(InvalidRequest):
+    """The ``Idempotency-Key`` header and the body's ``idempotency_key`` differ."""
+
+    code = "idempotency_key_mismatch"
+    description = "The Idempotency-Key header and the body's idempotency_key differ."
+
+
+class PriceNotAllowed(InvalidRequest):
+    """A paper trade fills at the live quote at server time: no client price or time."""
+
+    code = "price_not_allowed"
+    description = "price, filled_at and closed_at are only accepted for backtest trades."
+
+
+class BacktestFillRequired(InvalidRequest):
+    """A backtest fill or close needs the bar's price and time."""
+
+    code = "backtest_fill_required"
+    description = "A backtest trade needs the price and time of its bar."
+
+
+class TimeInFuture(InvalidRequest):
+    """A fill or close time more than 5 minutes ahead of the service clock."""
+
+    code = "time_in_future"
+    description = "filled_at or closed_at is in the future."
+
+
+class ClosedBeforeFilled(InvalidRequest):
+    """A close time before the trade's fill time."""
+
+    code = "closed_before_filled"
+    description = "closed_at is before the trade's fill time."
+
+
+class PageSizeTooLarge(InvalidRequest):
+    """``limit`` above ``PAGE_SIZE_MAX``."""
+
+    code = "page_size_too_large"
+    description = "limit is above PAGE_SIZE_MAX."

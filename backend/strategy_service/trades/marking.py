@@ -1,0 +1,66 @@
+"""Mark-to-market job: refresh every OPEN trade's current price and unrealized P&L."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from ..core.pnl import compute_trade_pnl, exit_fill_price
+from ..quotes.repository import QuoteRepository
+from .repository import TradeRepository
+
+
+@dataclass
+class MarkResult:
+    """What one mark-to-market run did (counts of OPEN trades)."""
+
+    scanned: int = 0
+    updated: int = 0
+    no_quote: int = 0
+    stale_quote: int = 0
+    changed_meanwhile: int = 0
+
+
+async def mark_to_market(trades: TradeRepository, quotes: QuoteRepository, *, batch_size: int,
+                         max_quote_age_seconds: int) -> MarkResult:
+    """Mark every OPEN trade of every user at its exit side of ``live_quotes``.
+
+    Reads OPEN trades ``batch_size`` at a time, the quotes of their symbols in one round
+    trip per batch, and writes ``current_price``, ``current_pnl``, ``pnl_percent`` and
+    ``last_updated`` under a ``last_update_time`` precondition, so that a trade closed
+    meanwhile is never overwritten (it is counted in ``changed_meanwhile``). A trade
+    without a priced quote, or with one older than ``max_quote_age_seconds`` (when > 0),
+    keeps its last mark.
+    """
+    result = MarkResult()
+    after = None
+    now = datetime.now(timezone.utc)
+    while True:
+        page = await trades.open_trades_page(limit=batch_size, after=after)
+        if not page:
+            return result
+        after = page[-1]
+        marks = await quotes.get_many({t.symbol for t in page})
+        writes = []
+        for trade in page:
+            result.scanned += 1
+            quote = marks.get(trade.symbol)
+            mark = None if quote is None else exit_fill_price(trade.side, bid=quote.bid, ask=quote.ask, price=quote.price)
+            if quote is None or mark is None or mark <= 0:
+                result.no_quote += 1
+                continue
+            age = quote.age_seconds(now)
+            if max_quote_age_seconds > 0 and (age is None or age > max_quote_age_seconds):
+                result.stale_quote += 1
+                continue
+            pnl, percent = compute_trade_pnl(entry_price=trade.entry_price, current_price=mark,
+                                             quantity=trade.quantity, side=trade.side)
+            writes.append(trades.mark(trade, current_price=mark, current_pnl=pnl, pnl_percent=percent))
+        for ok in await asyncio.gather(*writes):
+            if ok:
+                result.updated += 1
+            else:
+                result.changed_meanwhile += 1
+        if len(page) < batch_size:
+            return result

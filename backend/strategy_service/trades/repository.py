@@ -1,0 +1,212 @@
+"""Storage of trades: ``users/{uid}/shadowTradeHistory/{shadow_id}`` (shadow trades),
+``paper_orders/{order_id}`` (orders while shadow mode is off) and
+``systemStatus/config.is_shadow_mode``.
+
+Money, prices and quantities are stored as decimal strings, times as Firestore
+timestamps. A trade is created with ``create()`` (fails on an existing id) and changed
+under a ``last_update_time`` precondition; a close writes the trade and the user's
+aggregates in one atomic batch (``performance.repository.stage_close``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_document import DocumentSnapshot
+
+from ..core.aggregates import TradeFacts
+from ..core.money import to_decimal, to_plain_str
+from ..performance.repository import stage_close
+from ..storage.client import USERS, Repository
+from .models import BACKTEST, CLIENT_FIELDS, CLOSED, OPEN, PAPER, TRADE_FIELDS, PaperOrder, Trade
+
+SHADOW_TRADES = "shadowTradeHistory"
+PAPER_ORDERS = "paper_orders"
+SYSTEM_STATUS = "systemStatus"
+
+_DECIMALS = {"quantity", "notional", "entry_price", "current_price", "current_pnl", "pnl_percent", "stop_loss",
+             "risk_amount", "quote_bid", "quote_ask", "exit_price", "realized_pnl", "realized_pnl_percent"}
+#: Fields written by a close (besides the back-compat copies ``final_pnl``, ``final_pnl_percent``).
+_CLOSE_FIELDS = ("status", "exit_price", "exit_reason", "closed_at", "closed_at_iso", "current_price", "current_pnl",
+                 "pnl_percent", "realized_pnl", "realized_pnl_percent", "is_win")
+
+
+def _encode(value: Any) -> Any:
+    return to_plain_str(value) if isinstance(value, Decimal) else value
+
+
+def _decimal(value: Any, name: str) -> Decimal | None:
+    return None if value is None else to_decimal(value, field=name)
+
+
+def trade_document(trade: Trade) -> dict[str, Any]:
+    """The stored document of a new trade: every set field; the quote at fill of a paper
+    trade even when one side is missing; the server's time as ``created_at`` of a paper
+    trade and as ``received_at`` of a backtest trade."""
+    doc = {name: _encode(getattr(trade, name)) for name in TRADE_FIELDS if getattr(trade, name) is not None}
+    doc.update(trade.client)
+    if trade.source == PAPER:
+        doc["quote_bid"], doc["quote_ask"] = _encode(trade.quote_bid), _encode(trade.quote_ask)
+        doc["created_at"] = firestore.SERVER_TIMESTAMP
+    else:
+        doc["received_at"] = firestore.SERVER_TIMESTAMP
+    return doc
+
+
+def trade_of(doc: dict[str, Any], version: Any = None) -> Trade:
+    """Decode a stored trade (``realized_pnl`` falls back to the legacy ``final_pnl``)."""
+    values: dict[str, Any] = {}
+    for name in TRADE_FIELDS:
+        value = doc.get(name)
+        if name == "realized_pnl" and value is None:
+            value = doc.get("final_pnl")
+        if name == "realized_pnl_percent" and value is None:
+            value = doc.get("final_pnl_percent")
+        if name in _DECIMALS:
+            value = _decimal(value, name)
+        elif name in ("created_at", "closed_at", "received_at", "last_updated") and not isinstance(value, datetime):
+            value = None
+        if value is not None:
+            values[name] = value
+    values.setdefault("source", PAPER)
+    values.setdefault("strategy_id", "")
+    return Trade(**values, client={k: doc[k] for k in CLIENT_FIELDS if doc.get(k) is not None}, version=version)
+
+
+def _trade(snap: DocumentSnapshot) -> Trade:
+    return trade_of(snap.to_dict() or {}, snap.update_time)
+
+
+class TradeRepository(Repository):
+    """Reads and writes trades, paper orders and the shadow-mode flag."""
+
+    def _ref(self, uid: str, shadow_id: str) -> Any:
+        return self.client.collection(USERS, uid, SHADOW_TRADES).document(shadow_id)
+
+    # -- trades ------------------------------------------------------------------------
+    async def create(self, trade: Trade) -> Trade | None:
+        """Create a new trade; returns it as stored, or None when the id exists already."""
+        ref = self._ref(trade.uid, trade.shadow_id)
+        try:
+            await ref.create(trade_document(trade), retry=self.retry, timeout=self.timeout)
+        except gexc.AlreadyExists:
+            return None
+        snap = await ref.get(retry=self.retry, timeout=self.timeout)
+        return _trade(snap)
+
+    async def get(self, uid: str, shadow_id: str) -> Trade | None:
+        """The user's trade, or None (also for another user's trade id)."""
+        snap = await self._ref(uid, shadow_id).get(retry=self.retry, timeout=self.timeout)
+        return _trade(snap) if snap.exists else None
+
+    async def close(self, closed: Trade, *, facts: TradeFacts) -> Trade | None:
+        """Write a close and add it to the aggregates, in one atomic batch.
+
+        The trade update carries the precondition ``last_update_time == closed.version``:
+        of any number of concurrent closes exactly one writes. Returns the trade as
+        stored, or None when the precondition failed (nothing written).
+        """
+        fields = {name: _encode(getattr(closed, name)) for name in _CLOSE_FIELDS}
+        fields["final_pnl"], fields["final_pnl_percent"] = fields["realized_pnl"], fields["realized_pnl_percent"]
+        fields["last_updated"] = firestore.SERVER_TIMESTAMP
+        batch = self.client.batch()
+        ref = self._ref(closed.uid, closed.shadow_id)
+        batch.update(ref, fields, option=self.client.write_option(last_update_time=closed.version))
+        stage_close(self.client, batch, closed.uid, facts)
+        try:
+            await batch.commit(retry=self.retry, timeout=self.timeout)
+        except (gexc.FailedPrecondition, gexc.NotFound):
+            return None
+        snap = await ref.get(retry=self.retry, timeout=self.timeout)
+        return _trade(snap)
+
+    async def mark(self, trade: Trade, *, current_price: Decimal, current_pnl: Decimal, pnl_percent: Decimal) -> bool:
+        """Store a mark-to-market if nobody wrote the trade since it was read; False when
+        someone did (or it is gone)."""
+        fields = {"current_price": to_plain_str(current_price), "current_pnl": to_plain_str(current_pnl),
+                  "pnl_percent": to_plain_str(pnl_percent), "last_updated": firestore.SERVER_TIMESTAMP}
+        try:
+            await self._ref(trade.uid, trade.shadow_id).update(
+                fields, option=self.client.write_option(last_update_time=trade.version),
+                retry=self.retry, timeout=self.timeout)
+        except (gexc.FailedPrecondition, gexc.NotFound):
+            return False
+        return True
+
+    async def list(self, uid: str, *, status: str | None, limit: int, after_id: str | None) -> list[Trade]:
+        """A page of a user's trades, newest first (``created_at`` desc, then id desc);
+        ``after_id`` is the last trade of the previous page (an unknown one gives [])."""
+        query: Any = self.client.collection(USERS, uid, SHADOW_TRADES)
+        if status:
+            query = query.where(filter=firestore.FieldFilter("status", "==", status))
+        query = query.order_by("created_at", direction=firestore.Query.DESCENDING).order_by(
+            "__name__", direction=firestore.Query.DESCENDING)
+        if after_id:
+            cursor = await self._ref(uid, after_id).get(retry=self.retry, timeout=self.timeout)
+            if not cursor.exists:
+                return []
+            query = query.start_after(cursor)
+        return [_trade(s) async for s in query.limit(limit).stream(retry=self.retry, timeout=self.timeout)]
+
+    async def stream(self, uid: str) -> AsyncIterator[Trade]:
+        """Every trade of a user (OPEN and CLOSED): O(history)."""
+        query = self.client.collection(USERS, uid, SHADOW_TRADES)
+        async for snap in query.stream(retry=self.retry, timeout=self.timeout):
+            yield _trade(snap)
+
+    async def open_trades(self, uid: str) -> list[Trade]:
+        """The user's OPEN trades (one query; as many reads as open positions)."""
+        query = self.client.collection(USERS, uid, SHADOW_TRADES).where(
+            filter=firestore.FieldFilter("status", "==", OPEN))
+        return [_trade(s) async for s in query.stream(retry=self.retry, timeout=self.timeout)]
+
+    async def open_trades_page(self, *, limit: int, after: Trade | None) -> list[Trade]:
+        """A page of OPEN trades of every user (collection group), in document-path order;
+        ``after`` is the last trade of the previous page."""
+        query = (self.client.collection_group(SHADOW_TRADES)
+                 .where(filter=firestore.FieldFilter("status", "==", OPEN)).order_by("__name__"))
+        if after is not None:
+            query = query.start_after({"__name__": self._ref(after.uid, after.shadow_id)})
+        return [_trade(s) async for s in query.limit(limit).stream(retry=self.retry, timeout=self.timeout)]
+
+    # -- paper orders and the shadow-mode flag -----------------------------------------
+    async def create_paper_order(self, order: PaperOrder) -> PaperOrder | None:
+        """Create ``paper_orders/{order_id}``; returns it as stored, or None when it exists."""
+        doc = {name: _encode(value) for name, value in vars(order).items() if value is not None and name != "client"}
+        doc.update(order.client)
+        doc["created_at"] = firestore.SERVER_TIMESTAMP
+        ref = self.client.collection(PAPER_ORDERS).document(order.order_id)
+        try:
+            await ref.create(doc, retry=self.retry, timeout=self.timeout)
+        except gexc.AlreadyExists:
+            return None
+        return await self.get_paper_order(order.order_id)
+
+    async def get_paper_order(self, order_id: str) -> PaperOrder | None:
+        """The paper order, or None."""
+        snap = await self.client.collection(PAPER_ORDERS).document(order_id).get(retry=self.retry, timeout=self.timeout)
+        if not snap.exists:
+            return None
+        doc = snap.to_dict() or {}
+        known = set(PaperOrder.__dataclass_fields__) - {"client"}
+        values = {k: (_decimal(v, k) if k in _DECIMALS else v) for k, v in doc.items() if k in known}
+        return PaperOrder(**values, client={k: doc[k] for k in CLIENT_FIELDS if doc.get(k) is not None})
+
+    async def read_shadow_mode(self) -> bool | None:
+        """``systemStatus/config.is_shadow_mode``; None when missing or not a bool."""
+        snap = await self.client.collection(SYSTEM_STATUS).document("config").get(retry=self.retry, timeout=self.timeout)
+        value = (snap.to_dict() or {}).get("is_shadow_mode") if snap.exists else None
+        return value if isinstance(value, bool) else None
+
+    async def set_shadow_mode(self, enabled: bool) -> None:
+        """Write ``systemStatus/config.is_shadow_mode`` (operators and tests)."""
+        await self.client.collection(SYSTEM_STATUS).document("config").set(
+            {"is_shadow_mode": enabled}, merge=True, retry=self.retry, timeout=self.timeout)
+
+
+__all__ = ["BACKTEST", "CLOSED", "TradeRepository", "trade_document", "trade_of"]

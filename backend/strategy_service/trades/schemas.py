@@ -1,0 +1,141 @@
+"""HTTP models of the trades endpoints, and the API view of a trade."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from ..api.schemas import ClientId, PositiveAmount, Strict
+from ..core.money import to_plain_str
+from ..quotes.service import SYMBOL_PATTERN
+from .models import CLIENT_FIELDS, PAPER, TRADE_FIELDS, PaperOrder, Trade
+
+#: Ids of trades made by this service.
+TRADE_ID_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
+
+Symbol = Annotated[str, Field(pattern=SYMBOL_PATTERN, max_length=15)]
+Word = Annotated[str, Field(max_length=32, pattern=r"^[A-Za-z_]+$")]
+
+
+class ExecuteTradeRequest(Strict):
+    """``POST /trades/execute``: what a client strategy sends.
+
+    ``quantity`` wins when both are given; otherwise ``quantity = notional / fill price``
+    (0.000001 units, half up). ``notional`` is in USD.
+    """
+
+    symbol: Symbol
+    side: Literal["BUY", "SELL"]
+    strategy_id: ClientId
+    notional: PositiveAmount | None = None
+    quantity: PositiveAmount | None = None
+    broker_account_id: ClientId | None = None
+    instrument_type: Word | None = None
+    order_type: Word | None = None
+    time_in_force: Annotated[str, Field(max_length=16, pattern=r"^[A-Za-z_]+$")] | None = None
+    signal_id: ClientId | None = None
+    allocation_id: ClientId | None = None
+    correlation_id: ClientId | None = None
+    execution_id: ClientId | None = None
+    idempotency_key: ClientId | None = None
+    #: Protective stop price, USD per unit; the trade's risk is |entry - stop_loss| x quantity.
+    stop_loss: PositiveAmount | None = None
+    #: Initial risk in USD (wins over stop_loss); trades without either have no R-multiple.
+    risk_amount: PositiveAmount | None = None
+    #: ``paper`` (default): filled at the live quote, at server time. ``backtest``: a
+    #: historical replay; the client gives the bar's fill ``price`` and ``filled_at``.
+    source: Literal["paper", "backtest"] = "paper"
+    #: Backtest fill price, USD per unit (refused for paper trades).
+    price: PositiveAmount | None = None
+    #: Backtest fill time, ISO 8601 with a UTC offset (refused for paper trades).
+    filled_at: AwareDatetime | None = None
+
+    @field_validator("side", mode="before")
+    @classmethod
+    def _upper_side(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("symbol", mode="after")
+    @classmethod
+    def _upper_symbol(cls, value: str) -> str:
+        return value.upper()
+
+    def client_fields(self) -> dict[str, str]:
+        """The client identifiers that were sent."""
+        return {name: getattr(self, name) for name in CLIENT_FIELDS if getattr(self, name) is not None}
+
+
+class CloseShadowTradeRequest(Strict):
+    """``POST /trades/close-shadow``."""
+
+    shadow_id: Annotated[str, Field(pattern=TRADE_ID_PATTERN)]
+    exit_reason: Annotated[str, Field(min_length=1, max_length=200)] = "Manual close"
+    #: Backtest trades only: the exit price, USD per unit (refused for paper trades).
+    price: PositiveAmount | None = None
+    #: Backtest trades only: the exit time, ISO 8601 with a UTC offset.
+    closed_at: AwareDatetime | None = None
+
+
+class TradeOut(BaseModel):
+    """A shadow trade (or, with ``mode == "paper"``, a paper order) as the API returns it.
+
+    Money and quantities are decimal strings: USD to the cent for P&L and notional,
+    percent to 0.01; timestamps are ISO 8601 UTC. Every other stored field is included
+    (see docs/data-model.md).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    status: str
+    mode: Literal["shadow", "paper"]
+    created_at: str | None
+    symbol: str
+    side: str
+    quantity: str
+    entry_price: str
+    current_pnl: str
+    pnl_percent: str
+
+
+class TradePage(BaseModel):
+    """A page of trades; pass ``next_cursor`` as ``cursor`` for the next one (None at the end)."""
+
+    items: list[TradeOut]
+    next_cursor: str | None
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return to_plain_str(value)
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def trade_view(trade: Trade) -> dict[str, Any]:
+    """API shape of a shadow trade: every stored field (the server-only ``request_hash``
+    left out), ``id`` and ``mode`` added, and the back-compat copies ``final_pnl`` and
+    ``final_pnl_percent`` of a CLOSED trade."""
+    out = {name: _json(getattr(trade, name)) for name in TRADE_FIELDS
+           if getattr(trade, name) is not None and name != "request_hash"}
+    if trade.source == PAPER:
+        out.setdefault("quote_bid", None)
+        out.setdefault("quote_ask", None)
+    if trade.realized_pnl is not None:
+        out["final_pnl"], out["final_pnl_percent"] = out["realized_pnl"], out["realized_pnl_percent"]
+    out.update(trade.client)
+    out["id"] = trade.shadow_id
+    out["mode"] = "shadow"
+    return out
+
+
+def paper_order_view(order: PaperOrder) -> dict[str, Any]:
+    """API shape of a paper order (shadow mode off)."""
+    out = {name: _json(value) for name, value in vars(order).items()
+           if value is not None and name not in ("client", "request_hash")}
+    out.update(order.client)
+    out["id"] = order.order_id
+    out["mode"] = "paper"
+    return out

@@ -1,0 +1,246 @@
+"""Trade use cases: execute (shadow fill or paper order), close with realized P&L, read,
+list. They raise only domain errors (``errors.py`` here and in ``core``/``quotes``)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from ..config import Settings
+from ..core.errors import StorageUnavailable
+from ..core.money import MONEY_CONTEXT, localcontext, quantize_quantity, quantize_usd
+from ..core.aggregates import facts_of
+from ..core.pnl import compute_trade_pnl
+from ..quotes.service import QuoteService, entry_price_from, exit_price_from
+from ..users.service import UserService
+from .errors import (
+    BacktestFillRequired,
+    ClosedBeforeFilled,
+    IdempotencyKeyReused,
+    PriceNotAllowed,
+    QuantityOrNotionalRequired,
+    QuantityTooSmall,
+    TimeInFuture,
+    TradeBusy,
+    TradeNotFound,
+)
+from .models import BACKTEST, ExecuteCommand, PaperOrder, Trade
+from .repository import TradeRepository
+
+log = logging.getLogger(__name__)
+
+#: How often a close re-reads and retries when another writer changed the trade meanwhile.
+CLOSE_ATTEMPTS = 5
+#: How far in the future a backtest fill or close time may be (clock skew), seconds.
+MAX_CLOCK_SKEW_SECONDS = 300
+
+
+def client_priced(source: str, price: Decimal | None, moment: datetime | None, *,
+                  what: str) -> tuple[Decimal, datetime] | None:
+    """The client's fill price and time for a backtest trade; None for a paper trade.
+
+    Args:
+        what: ``"fill"`` or ``"exit"`` (names the time field in messages).
+
+    Raises:
+        PriceNotAllowed: a paper trade fills at the live quote, at server time.
+        BacktestFillRequired: a backtest needs both.
+        TimeInFuture: more than :data:`MAX_CLOCK_SKEW_SECONDS` ahead.
+    """
+    time_field = "filled_at" if what == "fill" else "closed_at"
+    if source != BACKTEST:
+        if price is not None or moment is not None:
+            raise PriceNotAllowed(
+                f"A paper trade fills at the live quote at server time; price and {time_field} "
+                "are only accepted for backtest trades.")
+        return None
+    if price is None or moment is None:
+        raise BacktestFillRequired(f"A backtest trade needs the {what} price and {time_field} of its bar.")
+    moment = moment.astimezone(timezone.utc)
+    if (moment - datetime.now(timezone.utc)).total_seconds() > MAX_CLOCK_SKEW_SECONDS:
+        raise TimeInFuture(f"{time_field} is in the future.")
+    return price, moment
+
+
+def idempotent_id(uid: str, key: str) -> str:
+    """Document id derived from a user's idempotency key (the key scoped to the user)."""
+    return "k" + hashlib.sha256(f"{uid}\x00{key}".encode()).hexdigest()[:39]
+
+
+def _same_request(stored_hash: str | None, request_hash: str) -> None:
+    if stored_hash != request_hash:
+        raise IdempotencyKeyReused("This idempotency key was already used with a different request.")
+
+
+class TradeService:
+    """Executing and closing trades.
+
+    Args:
+        trades: the trades repository; quotes: live quotes; users: settings (time zone);
+        settings: the service settings (``MAX_QUOTE_AGE_SECONDS``).
+    """
+
+    def __init__(self, trades: TradeRepository, quotes: QuoteService, users: UserService, settings: Settings) -> None:
+        self.trades = trades
+        self.quotes = quotes
+        self.users = users
+        self.settings = settings
+
+    async def shadow_mode(self) -> bool:
+        """Shadow mode from ``systemStatus/config.is_shadow_mode``.
+
+        Fail-safe: a missing document or field, a non-bool value or a failed read all mean
+        shadow (no order leaves the service).
+        """
+        try:
+            value = await self.trades.read_shadow_mode()
+        except StorageUnavailable:
+            log.warning("shadow mode read failed, staying in shadow mode")
+            return True
+        return True if value is None else value
+
+    async def execute(self, uid: str, cmd: ExecuteCommand) -> Trade | PaperOrder:
+        """Fill a trade at the live quote (shadow) or record a paper order (shadow mode off).
+
+        A backtest trade fills at its bar's ``price`` and ``filled_at`` and is never an
+        order, whatever the mode. With an idempotency key, a retry returns the original
+        trade instead of filling twice.
+
+        Returns:
+            The stored trade (or paper order).
+
+        Raises:
+            QuantityOrNotionalRequired, QuantityTooSmall, NoQuoteToFill, QuoteStale,
+            QuoteInvalid, IdempotencyKeyReused, PriceNotAllowed, BacktestFillRequired,
+            TimeInFuture; nothing is written in those cases. TradeBusy: a concurrent
+            retry is still creating the trade.
+        """
+        if cmd.quantity is None and cmd.notional is None:
+            raise QuantityOrNotionalRequired("Give a quantity or a notional (USD) for the trade.")
+        client_fill = client_priced(cmd.source, cmd.price, cmd.filled_at, what="fill")
+        shadow = True if client_fill else await self.shadow_mode()
+        trade_id = idempotent_id(uid, cmd.idempotency_key) if cmd.idempotency_key else uuid.uuid4().hex
+
+        if cmd.idempotency_key:  # a retry must not need a fresh quote to get its answer back
+            existing = await (self.trades.get(uid, trade_id) if shadow else self.trades.get_paper_order(trade_id))
+            if existing is not None:
+                _same_request(existing.request_hash, cmd.request_hash)
+                return existing
+
+        quote = None
+        if client_fill:
+            entry, filled_at = client_fill
+        else:
+            quote = await self.quotes.usable(cmd.symbol, max_age_seconds=self.settings.MAX_QUOTE_AGE_SECONDS)
+            entry, filled_at = entry_price_from(quote, cmd.side), None
+        with localcontext(MONEY_CONTEXT):
+            quantity = quantize_quantity(cmd.quantity if cmd.quantity is not None else cmd.notional / entry)
+            if quantity <= 0:
+                raise QuantityTooSmall(f"A notional of {cmd.notional} USD buys less than 0.000001 {cmd.symbol}.")
+            notional = quantize_usd(quantity * entry)
+            if cmd.risk_amount is not None:
+                risk = quantize_usd(cmd.risk_amount)
+            elif cmd.stop_loss is not None:
+                risk = quantize_usd(abs(entry - cmd.stop_loss) * quantity)
+            else:
+                risk = None
+        now = datetime.now(timezone.utc)
+        if not shadow:
+            order = PaperOrder(order_id=trade_id, uid=uid, symbol=cmd.symbol, side=cmd.side, quantity=quantity,
+                               notional=notional, entry_price=entry, strategy_id=cmd.strategy_id, source=cmd.source,
+                               created_at_iso=now.isoformat(), request_hash=cmd.request_hash,
+                               idempotency_key=cmd.idempotency_key, stop_loss=cmd.stop_loss, risk_amount=risk,
+                               client=cmd.client)
+            stored = await self.trades.create_paper_order(order)
+            if stored is None:
+                stored = await self.trades.get_paper_order(trade_id)
+                if stored is None:
+                    raise TradeBusy("The order is being created; retry.")
+                _same_request(stored.request_hash, cmd.request_hash)
+            return stored
+
+        trade = Trade(
+            shadow_id=trade_id, uid=uid, symbol=cmd.symbol, side=cmd.side, quantity=quantity, notional=notional,
+            entry_price=entry, strategy_id=cmd.strategy_id, source=cmd.source,
+            created_at=filled_at, created_at_iso=(filled_at or now).isoformat(), current_price=entry,
+            request_hash=cmd.request_hash, idempotency_key=cmd.idempotency_key, stop_loss=cmd.stop_loss,
+            risk_amount=risk, quote_bid=quote.bid if quote else None, quote_ask=quote.ask if quote else None,
+            client=cmd.client,
+        )
+        stored = await self.trades.create(trade)
+        if stored is None:  # a concurrent retry won the create
+            stored = await self.trades.get(uid, trade_id)
+            if stored is None:
+                raise TradeBusy("The trade is being created; retry.")
+            _same_request(stored.request_hash, cmd.request_hash)
+        return stored
+
+    async def get(self, uid: str, shadow_id: str) -> Trade:
+        """One of the caller's trades.
+
+        Raises:
+            TradeNotFound: also for another user's trade id.
+        """
+        trade = await self.trades.get(uid, shadow_id)
+        if trade is None:
+            raise TradeNotFound(f"No shadow trade {shadow_id} for this user.")
+        return trade
+
+    async def list(self, uid: str, *, status: str | None, limit: int, after_id: str | None) -> list[Trade]:
+        """A page of the caller's trades, newest first."""
+        return await self.trades.list(uid, status=status, limit=limit, after_id=after_id)
+
+    async def close(self, uid: str, shadow_id: str, *, exit_reason: str, price: Decimal | None = None,
+                    closed_at: datetime | None = None) -> Trade:
+        """Close an OPEN trade and realize its P&L.
+
+        A paper trade exits at the opposite side of the live quote, at server time; a
+        backtest trade at the client's ``price`` and ``closed_at`` (its bar). Realized P&L
+        is recomputed from ``entry_price``, ``quantity``, ``side`` and the exit price with
+        :func:`~..core.pnl.compute_trade_pnl`, never read from ``current_pnl``. The write
+        is an update under a ``last_update_time`` precondition, in one batch with the
+        aggregates: of any number of concurrent closes exactly one writes; the others
+        re-read and return the stored result.
+
+        Args:
+            price, closed_at: backtest trades only (USD per unit; timezone-aware).
+
+        Returns:
+            The CLOSED trade (the stored one when it was closed already).
+
+        Raises:
+            TradeNotFound; NoQuoteToFill, QuoteStale, QuoteInvalid, PriceNotAllowed,
+            BacktestFillRequired, TimeInFuture, ClosedBeforeFilled (the trade stays OPEN);
+            TradeBusy when other writers kept changing the trade through every attempt.
+        """
+        user_settings = None
+        for _ in range(CLOSE_ATTEMPTS):
+            trade = await self.get(uid, shadow_id)
+            if not trade.is_open:
+                return trade
+            client_exit = client_priced(trade.source, price, closed_at, what="exit")
+            if client_exit:
+                exit_price, now = client_exit
+                if trade.created_at is not None and now < trade.created_at:
+                    raise ClosedBeforeFilled("closed_at is before the trade's fill time.")
+            else:
+                quote = await self.quotes.usable(trade.symbol, max_age_seconds=self.settings.MAX_QUOTE_AGE_SECONDS)
+                exit_price = exit_price_from(quote, trade.side)
+                # the stored close time is the one the aggregates use (not a server timestamp)
+                now = datetime.now(timezone.utc)
+            if user_settings is None:
+                user_settings = await self.users.get(uid)
+            pnl, pnl_percent = compute_trade_pnl(entry_price=trade.entry_price, current_price=exit_price,
+                                                 quantity=trade.quantity, side=trade.side)
+            facts = facts_of(trade_id=shadow_id, pnl=pnl, closed_at=now, opened_at=trade.created_at,
+                             source=trade.source, strategy_id=trade.strategy_id, symbol=trade.symbol,
+                             risk=trade.risk_amount, tz=user_settings.timezone)
+            closed = trade.closed(exit_price=exit_price, exit_reason=exit_reason, closed_at=now, pnl=pnl,
+                                  pnl_percent=pnl_percent)
+            stored = await self.trades.close(closed, facts=facts)
+            if stored is not None:
+                return stored
+        raise TradeBusy(f"Shadow trade {shadow_id} kept changing while closing; retry.", headers={"Retry-After": "1"})

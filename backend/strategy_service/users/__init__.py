@@ -1,0 +1,1 @@
+"""User settings: starting capital and trading time zone."""

@@ -1,0 +1,108 @@
+"""Client commands of ``strategy-service`` (entry point group ``strategy_service.commands``):
+``replay`` drives a running service over HTTP. Installed with the ``client`` extra."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from backend.strategy_service.auth.emulator import make_emulator_token
+from backend.strategy_service.config import get_settings
+from backend.strategy_service.core.money import to_decimal
+
+from .replay import ServiceCallFailed, load_strategy, read_ohlcv, replay
+from .report import summary_table, write_report
+
+app = typer.Typer()
+
+
+def _decimal_or_none(value: str | None, name: str):
+    if value is None or value == "":
+        return None
+    try:
+        return to_decimal(value, field=name)
+    except (TypeError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint=name) from exc
+
+
+@app.command("replay")
+def replay_command(
+    csv_files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False,
+                                                    help="OHLCV CSV files (Date,Open,High,Low,Close,Volume).")],
+    symbol: Annotated[list[str] | None, typer.Option(help="Symbol of each file, in order (default: the file "
+                                                           "name up to its first '-', e.g. GOOG for GOOG.csv).")] = None,
+    url: Annotated[str, typer.Option(envvar="STRATEGY_SERVICE_URL", help="The running service.")] = "http://127.0.0.1:8000",
+    strategy: Annotated[str, typer.Option(help="'ma-cross' or 'package.module:Class'.")] = "ma-cross",
+    fast: Annotated[int, typer.Option(help="ma-cross: fast window, bars.")] = 10,
+    slow: Annotated[int, typer.Option(help="ma-cross: slow window, bars.")] = 30,
+    long_short: Annotated[bool, typer.Option(help="ma-cross: go short below the slow average too.")] = False,
+    stop_loss_percent: Annotated[str | None, typer.Option(help="ma-cross: stop this percent from the entry.")] = None,
+    notional: Annotated[str, typer.Option(help="USD per entry.")] = "10000",
+    quantity: Annotated[str | None, typer.Option(help="Units per entry (instead of --notional).")] = None,
+    start: Annotated[str | None, typer.Option(help="First bar date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last bar date (YYYY-MM-DD).")] = None,
+    uid: Annotated[str | None, typer.Option(help="Trading user (default: replay-<time>, a fresh user per run).")] = None,
+    token: Annotated[str | None, typer.Option(envvar="STRATEGY_SERVICE_TOKEN", help="The user's ID token.")] = None,
+    publisher_token: Annotated[str | None, typer.Option(envvar="STRATEGY_SERVICE_PUBLISHER_TOKEN",
+                                                        help="A publisher's ID token (quotes).")] = None,
+    report: Annotated[Path, typer.Option(help="HTML report path.")] = Path("reports/replay.html"),
+) -> None:
+    """Replay a strategy over OHLCV bars through the running service over HTTP (bars as
+    quotes, backtest trades at the bars' prices and dates), then print the metrics and
+    write an HTML report. Without tokens, emulator tokens are made (emulator mode only)."""
+
+    console = Console()
+    names = symbol or [p.stem.split("-")[0].upper() for p in csv_files]
+    if len(names) != len(csv_files):
+        raise typer.BadParameter("give one --symbol per file", param_hint="--symbol")
+    series = {}
+    for name, path in zip(names, csv_files):
+        try:
+            bars = read_ohlcv(path)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="CSV_FILES") from exc
+        series[name] = [b for b in bars if (not start or b.day.isoformat() >= start) and (not end or b.day.isoformat() <= end)]
+    options = {"fast": fast, "slow": slow, "long_short": long_short,
+               "stop_loss_percent": _decimal_or_none(stop_loss_percent, "--stop-loss-percent")}
+    try:
+        load_strategy(strategy, **options)  # fail before any call
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--strategy") from exc
+    settings = get_settings()
+    user = uid or "replay-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    if not token or not publisher_token:
+        if not settings.FIREBASE_AUTH_EMULATOR_HOST:
+            typer.echo("replay: give --token and --publisher-token (emulator tokens only in emulator mode)", err=True)
+            raise typer.Exit(2)
+        project = settings.GOOGLE_CLOUD_PROJECT
+        token = token or make_emulator_token(user, project)
+        publisher_token = publisher_token or make_emulator_token("replay-feed", project, claims={"role": settings.PUBLISHER_ROLE})
+
+    async def run():
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                          console=console) as progress:
+                task = progress.add_task("replaying", total=sum(len(b) for b in series.values()))
+                return await replay(
+                    client, series=series, make_strategy=lambda: load_strategy(strategy, **options),
+                    user_headers={"Authorization": f"Bearer {token}"},
+                    publisher_headers={"Authorization": f"Bearer {publisher_token}"}, uid=user,
+                    notional=_decimal_or_none(notional, "--notional"), quantity=_decimal_or_none(quantity, "--quantity"),
+                    on_bar=lambda sym, bar: progress.update(task, advance=1, description=f"{sym} {bar.day}"),
+                )
+
+    try:
+        result = asyncio.run(run())
+    except (ServiceCallFailed, httpx.HTTPError) as exc:
+        typer.echo(f"replay: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    console.print(summary_table(result))
+    path = write_report(result, report)
+    typer.echo(f"report: {path.resolve()}")
