@@ -59,3 +59,14 @@ def test_every_route_documents_its_error_codes_and_typed_bodies():
         assert len(model["properties"]) >= 7, path
     dashboard = schema["components"]["schemas"]["DashboardOut"]["properties"]
     assert dashboard["total_pnl"]["type"] == "number" and "conventions" in dashboard
+
+
+def test_the_api_docs_list_every_error_code():
+    import importlib
+
+    for domain in ("trades", "quotes", "users", "performance"):
+        importlib.import_module(f"backend.strategy_service.{domain}.errors")
+    listed = (ROOT / "docs" / "api.md").read_text()
+    never_sent = {"conflict", "invalid_request", "service_unavailable"}  # status bases only
+    missing = {cls.code for cls in _all_errors() if cls.code not in never_sent and f"`{cls.code}`" not in listed}
+    assert not missing, f"docs/api.md lacks {sorted(missing)}"
