@@ -1,0 +1,199 @@
+"""Load for a py-spy profile of the running service, and the profile's summary (issue 11).
+
+Drive: paper execute + close loops for one user at ``--clients`` concurrent clients for
+``--seconds``, against a service already running at ``--base``; prints trades, and the
+service's CPU per trade from ``/proc/PID/stat`` when ``--pid`` is given.
+
+    .venv/bin/python bench/profile_load.py drive --base http://127.0.0.1:PORT --pid PID --seconds 20
+
+Summarise: aggregate py-spy's raw collapsed stacks (``py-spy record -f raw``: one line per
+distinct stack, ``frame;frame;... count``) by function: self samples (the innermost frame)
+and inclusive samples (the function anywhere on the stack, counted once per stack), and by
+package (the file path's library).
+
+    .venv/bin/python bench/profile_load.py summarise /tmp/prof.txt [--top 25]
+
+The whole run (emulator, service, py-spy, load; every process stopped by its id) is in
+``docs/profiling-notes.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+async def drive(base: str, pid: int | None, clients: int, seconds: float) -> None:
+    import httpx
+
+    from backend.strategy_service.emulator_tokens import make_emulator_token
+
+    project = os.environ["GOOGLE_CLOUD_PROJECT"]
+    heads = {"Authorization": f"Bearer {make_emulator_token('prof', project)}"}
+    pub = {"Authorization": f"Bearer {make_emulator_token('feed', project, claims={'role': 'publisher'})}"}
+    async with httpx.AsyncClient(base_url=base, timeout=60,
+                                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=100)) as client:
+        for _ in range(150):
+            try:
+                if (await client.get("/readyz")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+        r = await client.put("/quotes/AAPL", json={"bid": "100.00", "ask": "100.02"}, headers=pub)
+        assert r.status_code == 200, r.text
+        done = 0
+        errors: Counter = Counter()
+        stop = time.monotonic() + seconds
+
+        async def worker() -> None:
+            nonlocal done
+            while time.monotonic() < stop:
+                r = await client.post("/trades/execute", headers=heads,
+                                      json={"symbol": "AAPL", "side": "BUY", "quantity": "1", "strategy_id": "prof"})
+                if r.status_code != 201:
+                    errors[r.status_code] += 1
+                    continue
+                r = await client.post("/trades/close-shadow", headers=heads, json={"shadow_id": r.json()["id"]})
+                if r.status_code != 200:
+                    errors[r.status_code] += 1
+                    continue
+                done += 1
+
+        before = cpu_seconds(pid) if pid else 0.0
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        wall = time.perf_counter() - t0
+        used = cpu_seconds(pid) - before if pid else 0.0
+        print(f"{clients} clients, {wall:.1f} s: {done} paper trades (execute + close), {done / wall:.1f} trades/s, "
+              f"errors {dict(errors)}")
+        if pid:
+            print(f"service pid {pid}: {used:.2f} CPU s = {used / max(done, 1) * 1000:.2f} ms CPU per trade, "
+                  f"{used / wall:.2f} cores")
+
+
+_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
+
+
+def _parse(frame: str) -> tuple[str, str]:
+    """``func (pkg/mod.py:123)`` -> (``func (pkg/mod.py)``, package). py-spy names files
+    relative to their ``sys.path`` entry: ``google/cloud/firestore_v1/_helpers.py``,
+    ``threading.py`` (the standard library), ``backend/strategy_service/trades.py``."""
+    m = _FRAME.match(frame.strip())
+    if not m:
+        return frame.strip(), "?"
+    path = m.group("file")
+    if "site-packages/" in path:
+        path = path.split("site-packages/", 1)[1]
+    parts = path.split("/")
+    if len(parts) == 1:
+        package = "stdlib:" + parts[0] if parts[0].endswith(".py") else parts[0]
+    elif parts[0] == "google":
+        package = "/".join(parts[:3])
+    elif parts[0] == "backend":
+        package = "strategy_service"
+    elif parts[0] in ("asyncio", "logging", "concurrent", "json", "email", "http", "urllib"):
+        package = "stdlib:" + parts[0]
+    else:
+        package = parts[0]
+    return f"{m.group('func')} ({path})", package
+
+
+#: Hot-spot groups: a sample counts in a group when any frame of its stack contains the text.
+GROUPS = {
+    "close route (close_shadow_trade)": ("close_shadow_trade (backend",),
+    "  its commit (Store.close_trade_and_count)": ("Store.close_trade_and_count",),
+    "  write encoding (batch set/update -> Write protos)": ("pbs_for_", "base_batch.py"),
+    "execute route (execute_trade)": ("execute_trade (backend",),
+    "grpc (any call)": ("grpc/",),
+    "proto-plus marshalling": ("proto/",),
+    "thread-pool hop, event-loop side (to_thread.run_sync)": ("to_thread.py", "run_sync_in_worker_thread"),
+    "thread-pool workers, busy (WorkerThread.run, not waiting)": ("WorkerThread.run",),
+    "auth (current_principal)": ("current_principal",),
+    "logging": ("logging/__init__.py",),
+}
+
+
+def summarise(path: Path, top: int) -> None:
+    groups: Counter = Counter()
+    self_: Counter = Counter()
+    incl: Counter = Counter()
+    pkg_self: Counter = Counter()
+    pkg_incl: Counter = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        frames = [f for f in stack.split(";") if f]
+        # py-spy prefixes the thread ("process PID:..." / "thread (0x...)") when asked; skip non-frames
+        frames = [f for f in frames if "(" in f and not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        total += n
+        for label, needles in GROUPS.items():
+            if any(needle in f for f in frames for needle in needles):
+                if label.startswith("thread-pool workers") and frames[-1].startswith("Condition.wait"):
+                    continue
+                groups[label] += n
+        parsed = [_parse(f) for f in frames]
+        self_[parsed[-1][0]] += n
+        pkg_self[parsed[-1][1]] += n
+        for name in {p[0] for p in parsed}:
+            incl[name] += n
+        for package in {p[1] for p in parsed}:
+            pkg_incl[package] += n
+    waiting = self_["Condition.wait (threading.py)"]
+    print(f"{total} samples from {path}; {waiting / max(total, 1):.1%} of them are idle thread-pool workers "
+          "waiting for work (Condition.wait under WorkerThread.run: no CPU)")
+    print(f"\n## top {top} functions by self samples")
+    for name, n in self_.most_common(top):
+        print(f"{n / total:6.1%} {name}")
+    print(f"\n## top {top} functions by inclusive samples")
+    for name, n in incl.most_common(top):
+        print(f"{n / total:6.1%} {name}")
+    print("\n## hot-spot groups (inclusive: a frame of the stack matches)")
+    for label in GROUPS:
+        print(f"{groups[label] / total:6.1%} {label}")
+    print("\n## packages: self (inclusive)")
+    for name, n in pkg_self.most_common(top):
+        print(f"{n / total:6.1%} ({pkg_incl[name] / total:6.1%}) {name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="what", required=True)
+    d = sub.add_parser("drive")
+    d.add_argument("--base", required=True)
+    d.add_argument("--pid", type=int)
+    d.add_argument("--clients", type=int, default=10)
+    d.add_argument("--seconds", type=float, default=20)
+    s = sub.add_parser("summarise")
+    s.add_argument("raw", type=Path)
+    s.add_argument("--top", type=int, default=25)
+    args = parser.parse_args()
+    if args.what == "drive":
+        asyncio.run(drive(args.base, args.pid, args.clients, args.seconds))
+    else:
+        summarise(args.raw, args.top)
+
+
+if __name__ == "__main__":
+    main()
