@@ -39,6 +39,7 @@ def settings(project_id: str) -> Settings:
         FIRESTORE_EMULATOR_HOST=emulator_host(),
         FIREBASE_AUTH_EMULATOR_HOST=os.environ.get("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"),
         FIRESTORE_TIMEOUT_SECONDS=10,
+        REBUILD_GRACE_SECONDS=0.2,
     )
 
 

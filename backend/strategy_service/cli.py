@@ -137,10 +137,9 @@ def mark_to_market_command(
     size = batch_size or settings.MARK_TO_MARKET_BATCH_SIZE
     from .quotes.repository import QuoteRepository
     from .trades.marking import mark_to_market
-    from .trades.repository import TradeRepository
 
     result = _run_with_services(lambda services: mark_to_market(
-        TradeRepository(services.storage), QuoteRepository(services.storage), batch_size=size,
+        services.trades.trades, QuoteRepository(services.storage), batch_size=size,
         max_quote_age_seconds=settings.MAX_QUOTE_AGE_SECONDS))
     typer.echo(result.__dict__)
 
@@ -182,9 +181,7 @@ def verify(uid: Annotated[str, typer.Argument(help="The user whose aggregates to
 @app.command("shadow-mode")
 def shadow_mode(enabled: Annotated[bool, typer.Argument(help="true: shadow fills; false: paper orders.")]) -> None:
     """Set ``systemStatus/config.is_shadow_mode``."""
-    from .trades.repository import TradeRepository
-
-    _run_with_services(lambda services: TradeRepository(services.storage).set_shadow_mode(enabled))
+    _run_with_services(lambda services: services.trades.trades.set_shadow_mode(enabled))
     typer.echo(f"is_shadow_mode = {enabled}")
 
 

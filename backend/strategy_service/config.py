@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     MAX_BODY_BYTES: int = Field(default=16_384, ge=1_024)
     #: The custom token claim that makes a caller a quote publisher (``role == "publisher"``).
     PUBLISHER_ROLE: str = "publisher"
+    #: How long a close that read old settings may still be committing, seconds: a rebuild
+    #: waits this long before it catches up and again after it switches.
+    REBUILD_GRACE_SECONDS: float = Field(default=30.0, ge=0)
     LOG_LEVEL: str = "INFO"
 
     @property

@@ -34,15 +34,17 @@ from .users.service import UserService
 
 def build_services(storage: Storage, settings: Settings) -> Services:
     """Wire the repositories and services of one process."""
-    trade_repo, quote_repo, aggregate_repo = TradeRepository(storage), QuoteRepository(storage), AggregateRepository(storage)
-    user_service = UserService(UserRepository(storage))
+    aggregate_repo, quote_repo, user_repo = AggregateRepository(storage), QuoteRepository(storage), UserRepository(storage)
+    trade_repo = TradeRepository(storage, aggregate_repo)
+    user_service = UserService(user_repo)
     quote_service = QuoteService(quote_repo)
     performance_service = PerformanceService(aggregate_repo, trade_repo, quote_repo, user_service)
-    maintenance = Maintenance(aggregate_repo, trade_repo, user_service, performance_service)
-    user_service.on_timezone_change = maintenance.rebuild  # days are dates in the trading time zone
+    maintenance = Maintenance(aggregate_repo, trade_repo, user_repo, user_service, performance_service,
+                              grace_seconds=settings.REBUILD_GRACE_SECONDS)
+    user_service.on_timezone_change = maintenance.rebuild_in_background  # days are dates in the trading zone
     return Services(
         storage=storage,
-        trades=TradeService(trade_repo, quote_service, user_service, settings),
+        trades=TradeService(trade_repo, aggregate_repo, settings),
         quotes=quote_service,
         users=user_service,
         performance=performance_service,

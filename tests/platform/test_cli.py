@@ -17,6 +17,7 @@ from tests.support import user_docs, user_ref
 @pytest.fixture
 def runner(monkeypatch, project_id):
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", project_id)
+    monkeypatch.setenv("REBUILD_GRACE_SECONDS", "0.2")
     get_settings.cache_clear()
     yield CliRunner()
     get_settings.cache_clear()
@@ -55,12 +56,13 @@ async def test_verify_finds_a_corrupted_aggregate_and_rebuild_repairs_it(runner,
         await client.post("/trades/close-shadow", json={"shadow_id": t["id"]}, headers=auth())
     ok = await run("verify", "alice")
     assert ok.exit_code == 0 and "equal a full recomputation" in ok.output
-    months = await user_docs(db, "alice", "pnlMonths")
-    (month, doc), = months.items()
+    cells = await user_docs(db, "alice", "aggCells")
+    (doc_id, doc), = cells.items()
     (cell,) = doc["c"]
-    await user_ref(db, "alice", "pnlMonths", month).set({"c": {cell: {"pnl": doc["c"][cell]["pnl"] + 1}}}, merge=True)
+    await user_ref(db, "alice", "aggCells", doc_id).set({"c": {cell: {"pnl": doc["c"][cell]["pnl"] + 1}}}, merge=True)
     bad = await run("verify", "alice")
-    assert bad.exit_code == 1 and f"cell {cell}: stored" in bad.output and "total_pnl" in bad.output
+    day = doc_id.split("~")[1]
+    assert bad.exit_code == 1 and f"cell {day}|{cell}: stored" in bad.output and "total_pnl" in bad.output
     rebuilt = await run("rebuild", "alice")
     assert rebuilt.exit_code == 0 and "closed_trades=3" in rebuilt.output
     assert (await run("verify", "alice")).exit_code == 0

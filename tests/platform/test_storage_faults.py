@@ -49,7 +49,7 @@ class TestInjectedFailures:
         got = (await client.get(f"/trades/shadow/{trade['id']}", headers=auth())).json()
         assert got["status"] == "OPEN" and "realized_pnl" not in got
         assert (await client.get("/api/metrics", headers=auth())).json()["totalTrades"] == 0
-        assert await user_docs(db, "alice", "pnlMonths") == {}
+        assert await user_docs(db, "alice", "aggCells") == {}
         # the client retries: one realization, exact aggregates
         r = await client.post("/trades/close-shadow", json={"shadow_id": trade["id"]}, headers=auth())
         assert r.status_code == 200 and r.json()["realized_pnl"] == "30.00"

@@ -7,7 +7,6 @@ import pytest
 from backend.strategy_service.config import Settings
 from backend.strategy_service.quotes.repository import QuoteRepository
 from backend.strategy_service.trades.marking import mark_to_market
-from backend.strategy_service.trades.repository import TradeRepository
 from tests.support import quote_doc, trade_doc
 
 
@@ -72,7 +71,7 @@ class TestMarkToMarket:
         await client.post("/trades/close-shadow", json={"shadow_id": closed["id"]}, headers=auth())
         await publish("AAPL", bid="103.50", ask="103.60")
         await publish("TSLA", bid="190", ask="190.25")
-        result = await mark_to_market(TradeRepository(services.storage), QuoteRepository(services.storage), batch_size=1, max_quote_age_seconds=60)
+        result = await mark_to_market(services.trades.trades, QuoteRepository(services.storage), batch_size=1, max_quote_age_seconds=60)
         assert (result.scanned, result.updated, result.no_quote) == (2, 2, 0)
         a = (await trade_doc(db, "alice", long["id"]))
         b = (await trade_doc(db, "bob", short["id"]))

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from backend.strategy_service.trades.repository import TradeRepository
 from tests.support import paper_order_doc, quote_ref, trade_doc, trade_docs, trade_ref
 
 
@@ -161,7 +160,7 @@ class TestExecute:
         assert len(await trade_docs(db, "alice")) == 1
 
     async def test_shadow_mode_off_writes_a_paper_order_with_string_money(self, client, auth, publish, db, services):
-        await TradeRepository(services.storage).set_shadow_mode(False)
+        await services.trades.trades.set_shadow_mode(False)
         await publish("AAPL", bid="100", ask="101")
         r = await client.post("/trades/execute", json={"symbol": "AAPL", "side": "BUY", "notional": "505", "strategy_id": "s"}, headers=auth())
         assert r.status_code == 201, r.text

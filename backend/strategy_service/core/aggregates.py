@@ -44,6 +44,15 @@ def epoch_us(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def minute_of_day(moment: datetime, tz: ZoneInfo) -> int:
+    """Minutes since the start of ``moment``'s day in ``tz`` (0 to 1,499: a day of a DST
+    change may last 25 hours), counted on the UTC clock, so that it grows with the close
+    order within a day even when the local clock repeats an hour."""
+    local = moment.astimezone(tz)
+    midnight = datetime.combine(local.date(), datetime.min.time(), tzinfo=tz)
+    return int((moment - midnight).total_seconds() // 60)
+
+
 def r_units_of(pnl: Decimal, risk: Decimal | None) -> int | None:
     """The trade's R-multiple ``pnl / risk`` in units of 0.0001 R (half up), or None
     without a positive risk (dashboard metrics specification, "R-Return")."""
@@ -99,6 +108,7 @@ class TradeFacts:
     r_units: int | None = None
     risk_cents: int | None = None
     hold_us: int | None = None
+    minute: int = 0
 
     @property
     def cell(self) -> str:
@@ -151,6 +161,7 @@ def facts_of(
         r_units=r_units_of(pnl, positive_risk),
         risk_cents=cents_of(positive_risk) if positive_risk is not None else None,
         hold_us=epoch_us(closed_at) - epoch_us(opened_at) if opened_at is not None else None,
+        minute=minute_of_day(closed_at, tz),
     )
 
 
@@ -197,6 +208,8 @@ class ClosedTrade:
 
 #: Additive integer counters of a cell, with their storage names.
 COUNTERS = ("n", "w", "l", "e", "pnl", "gp", "gl", "rn", "rs", "rq", "rk", "hn", "hs")
+#: The counters a breakdown group needs (counts, P&L, gross profit and loss).
+GROUP_COUNTERS = ("n", "w", "l", "e", "pnl", "gp", "gl")
 
 
 @dataclass
@@ -271,9 +284,11 @@ class CellStats:
         if other.mn is not None:
             self.mn = other.mn if self.mn is None else min(self.mn, other.mn)
 
-    def to_doc(self) -> dict[str, int]:
-        """Storage shape (``mx``/``mn`` left out while None)."""
-        out = {name: getattr(self, name) for name in COUNTERS}
+    def to_doc(self, counters: tuple[str, ...] = COUNTERS, *, extremes: bool = True) -> dict[str, int]:
+        """Storage shape: ``counters`` and (``extremes``) ``mx``/``mn``, left out while None."""
+        out = {name: getattr(self, name) for name in counters}
+        if not extremes:
+            return out
         if self.mx is not None:
             out["mx"], out["mn"] = self.mx, self.mn  # type: ignore[assignment]
         return out

@@ -150,6 +150,16 @@ class StorageUnavailable(ServiceUnavailable):
     description = "Firestore is unreachable, timed out or aborted; retry after Retry-After."
 
 
+class StorageRejected(ServiceError):
+    """Firestore refused a write for good (a production limit such as the index entries or
+    the size of a document, or an invalid argument): retrying the same request cannot
+    succeed. Nothing was written; the cause is logged."""
+
+    status_code = 500
+    code = "storage_rejected"
+    description = "Firestore refused the write for good (a limit or an invalid argument); nothing was written."
+
+
 class AuthUnavailable(ServiceUnavailable):
     """Google's token keys (or credentials) cannot be fetched right now."""
 
@@ -159,5 +169,5 @@ class AuthUnavailable(ServiceUnavailable):
 
 #: Errors any authenticated route may answer (added to every route's OpenAPI responses).
 AUTHENTICATED_ROUTE_ERRORS: tuple[type[ServiceError], ...] = (
-    Unauthenticated, InvalidToken, ValidationFailed, StorageUnavailable, AuthUnavailable,
+    Unauthenticated, InvalidToken, ValidationFailed, StorageUnavailable, StorageRejected, AuthUnavailable,
 )

@@ -1,23 +1,54 @@
-"""Repairing and checking a user's aggregates against their trade history: ``rebuild``
-and ``verify`` (CLI commands; a time-zone change runs ``rebuild``). O(history)."""
+"""Repairing and checking a user's aggregates against their trade history: ``rebuild`` and
+``verify`` (CLI commands; a time-zone change runs ``rebuild`` in the background). Both are
+linear in the history.
+
+A rebuild never touches the live generation ``g``; it builds ``g + 1`` beside it and
+switches in one write of the user's settings:
+
+1. mark ``rebuild = {g + 1, zone, building}``;
+2. stream every trade, and write the aggregates of the CLOSED ones (set ``S``) as plain
+   documents of ``g + 1``;
+3. mark ``dual``: from now on every close adds itself to both generations and records
+   ``agg_gen = g + 1`` in its trade;
+4. after a grace period (closes that read the settings before step 3 have committed),
+   catch up: every trade closed into ``g`` since the start and not in ``S`` is added to
+   ``g + 1``, in one batch with ``agg_gen = g + 1`` on the trade under its
+   ``last_update_time`` precondition (so exactly once);
+5. switch: ``aggregates = {g + 1, zone}`` and the marker removed, in one write; catch up
+   once more after the grace period; delete ``g``.
+
+Reads use the live generation throughout, exact in its own time zone; the dashboard says
+that a rebuild runs.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections import defaultdict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from datetime import timedelta
 from typing import Any
 
-from ..core.aggregates import CellStats, ClosedTrade, TradeFacts, aggregate, parse_group_key
+from ..core.aggregates import CellStats, ClosedTrade, TradeFacts
 from ..core.dashboard import Dashboard, compute_dashboard
+from ..core.errors import StorageUnavailable
 from ..core.shadow import compute_shadow_metrics
 from ..trades.models import Trade
 from ..trades.repository import TradeRepository
 from ..users.models import UserSettings
-from ..users.service import UserService
+from ..users.repository import UserRepository
+from ..users.service import UserService, generation_doc
 from .filters import TradeFilter
-from .repository import AggregateRepository, month_documents, summary_counters
+from .repository import AGG_CELLS, AGG_DAYS, AGG_GROUPS, AGG_SEQ, AGG_SUMMARY, AggregateRepository, close_writes, snapshot_documents
 from .service import PerformanceService
+
+log = logging.getLogger(__name__)
+
+#: verify checks the served dashboard and metrics unfiltered, per source, and for this
+#: many of the largest strategies and symbols (each a read of the serving path).
+VERIFY_GROUPS_PER_DIMENSION = 10
 
 
 def closed_trade_of(trade: Trade) -> ClosedTrade:
@@ -28,104 +59,180 @@ def closed_trade_of(trade: Trade) -> ClosedTrade:
                        risk=trade.risk_amount, trade_id=trade.shadow_id)
 
 
+def logical(docs: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    """What a generation's documents say, whatever their shards and partitions: the summary,
+    day totals, minute counts, groups, cells and sequences, each a map of plain values."""
+    out: dict[str, dict[Any, Any]] = {"summary": {}, "day": {}, "minute": {}, "group": {}, "cell": {}, "sequence": {}}
+    stats: dict[tuple[str, Any], CellStats] = {}
+
+    def add(kind: str, key: Any, doc: dict[str, Any]) -> None:
+        stats.setdefault((kind, key), CellStats()).add(CellStats.from_doc(doc))
+
+    for (collection, doc_id), doc in docs.items():
+        parts = doc_id.split("~")
+        if collection == AGG_SUMMARY:
+            for k in ("n", "w", "l", "e", "pnl"):
+                out["summary"][k] = out["summary"].get(k, 0) + int(doc.get(k, 0))
+        elif collection == AGG_DAYS:
+            for dd, value in (doc.get("d") or {}).items():
+                add("day", f"{parts[1]}-{dd}", value)
+            for dd, minutes in (doc.get("m") or {}).items():
+                for minute, n in minutes.items():
+                    key = f"{parts[1]}-{dd} {minute}"
+                    out["minute"][key] = out["minute"].get(key, 0) + int(n)
+        elif collection == AGG_GROUPS:
+            for key, value in (doc.get("b") or {}).items():
+                add("group", f"{parts[1]} {key}", value)
+        elif collection == AGG_CELLS:
+            for key, value in (doc.get("c") or {}).items():
+                add("cell", f"{parts[1]}|{key}", value)
+        elif collection == AGG_SEQ:
+            for tid, entry in (doc.get("t") or {}).items():
+                out["sequence"][f"{parts[1]} {tid}"] = list(entry)
+    for (kind, key), value in stats.items():
+        out[kind][key] = value.to_doc() if kind != "group" else value.to_doc(("n", "w", "l", "e", "pnl", "gp", "gl"), extremes=False)
+    return out
+
+
 @dataclass
 class Recomputed:
-    """A user's aggregates recomputed from every trade document.
+    """A user's closed trades recomputed from every trade document.
 
     Attributes:
-        settings: the user's settings (the time zone defines the days).
-        closed: the CLOSED trades, as metric inputs; facts: their integer facts.
-        cells: cell key -> counters; sequences: day -> {shadow id: sequence entry};
-        total: every closed trade summed (the ``/api/metrics`` counters).
+        settings: the user's settings; closed: the CLOSED trades as metric inputs;
+        facts: their integer facts in the live generation's time zone.
     """
 
     settings: UserSettings
     closed: list[ClosedTrade]
     facts: list[TradeFacts]
-    cells: dict[str, CellStats]
-    sequences: dict[str, dict[str, Any]]
-    total: CellStats
 
 
 class Maintenance:
     """``rebuild`` and ``verify`` of a user's aggregates.
 
     Args:
-        aggregates, trades: the repositories; users: the settings; performance: the
-        serving path whose answers ``verify`` compares.
+        aggregates, trades, users: the repositories; users_service: the settings;
+        performance: the serving path whose answers ``verify`` compares;
+        grace_seconds: how long closes that read old settings may still be committing.
     """
 
-    def __init__(self, aggregates: AggregateRepository, trades: TradeRepository, users: UserService,
-                 performance: PerformanceService) -> None:
+    def __init__(self, aggregates: AggregateRepository, trades: TradeRepository, users: UserRepository,
+                 users_service: UserService, performance: PerformanceService, *, grace_seconds: float = 30.0) -> None:
         self.aggregates = aggregates
         self.trades = trades
         self.users = users
+        self.users_service = users_service
         self.performance = performance
+        self.grace_seconds = grace_seconds
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
 
-    async def recompute(self, uid: str) -> Recomputed:
-        """Read every trade of the user and compute the aggregates they imply."""
-        settings = await self.users.get(uid)
+    def rebuild_in_background(self, uid: str) -> None:
+        """Start :meth:`rebuild` without waiting for it (a time-zone change)."""
+        task = asyncio.get_running_loop().create_task(self._background(uid))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _background(self, uid: str) -> None:
+        try:
+            await self.rebuild(uid)
+        except Exception:  # a background task has nobody to answer: log, the marker stays
+            log.exception("background rebuild of %s failed; run `strategy-service rebuild` to finish it", uid)
+
+    async def recompute(self, uid: str, settings: UserSettings | None = None) -> Recomputed:
+        """Read every trade of the user (O(history)) and compute their facts in the live
+        generation's time zone."""
+        settings = settings or await self.users_service.get(uid)
         closed = [closed_trade_of(t) async for t in self.trades.stream(uid) if not t.is_open]
-        facts = [t.facts(settings.timezone) for t in closed]
-        cells = aggregate(facts)
-        sequences: dict[str, dict[str, Any]] = defaultdict(dict)
-        for f in facts:
-            sequences[f.day.isoformat()][f.trade_id] = f.seq_entry()
-        total = CellStats()
-        for stats in cells.values():
-            total.add(stats)
-        return Recomputed(settings, closed, facts, cells, dict(sequences), total)
+        return Recomputed(settings, closed, [t.facts(settings.aggregates.timezone) for t in closed])
 
     async def rebuild(self, uid: str) -> dict[str, int]:
-        """Replace a user's aggregates with a recomputation from history.
-
-        Run it while the user closes no trade: a close that lands between the
-        recomputation and the write is lost from the aggregates (``verify`` reports it).
+        """Rebuild the user's aggregates in the time zone of their settings, beside the live
+        ones, and switch to them (see the module docstring). Safe to run at any time.
 
         Returns:
-            ``{"closed_trades", "months", "days", "documents_written"}``.
+            ``{"generation", "closed_trades", "caught_up", "documents_written", "documents_deleted"}``.
         """
-        rec = await self.recompute(uid)
-        written = await self.aggregates.replace(uid, cells=rec.cells, sequences=rec.sequences, summary=rec.total)
-        return {"closed_trades": len(rec.closed), "months": len({k[:7] for k in rec.cells}),
-                "days": len(rec.sequences), "documents_written": written}
+        lock = self._locks.setdefault(uid, asyncio.Lock())
+        async with lock:
+            settings = await self.users_service.get(uid)
+            old, pending = settings.aggregates, settings.rebuild
+            zone = settings.timezone
+            if pending is not None and pending.state == "pending":  # asked for by a time-zone change
+                new = pending.number
+            else:
+                new = max(old.number, pending.number if pending else 0) + 1
+                if pending is not None:  # an earlier rebuild did not finish: start over beside it
+                    await self.aggregates.delete_generation(uid, pending.number)
+            started = generation_doc(new, zone, "building")
+            await self.users.set_generations(uid, aggregates=None, rebuild=started)
+            seen: set[str] = set()
+            facts = []
+            async for trade in self.trades.stream(uid):
+                if not trade.is_open:
+                    seen.add(trade.shadow_id)
+                    facts.append(closed_trade_of(trade).facts(zone))
+            written = await self.aggregates.write_documents(uid, snapshot_documents(new, facts))
+            await self.users.set_generations(uid, aggregates=None, rebuild={**started, "state": "dual"})
+            await asyncio.sleep(self.grace_seconds)
+            since = started["started_at"] - timedelta(seconds=self.grace_seconds)
+            caught = await self._catch_up(uid, old.number, new, zone, since, seen)
+            switched = await self.users.set_generations(uid, aggregates=generation_doc(new, zone), rebuild=None,
+                                                        expected_rebuild=new)
+            if not switched:
+                raise StorageUnavailable("Another rebuild replaced this one; nothing was switched.")
+            await asyncio.sleep(self.grace_seconds)
+            caught += await self._catch_up(uid, old.number, new, zone, since, seen)
+            deleted = await self.aggregates.delete_generation(uid, old.number)
+            return {"generation": new, "closed_trades": len(seen) + caught, "caught_up": caught,
+                    "documents_written": written, "documents_deleted": deleted}
+
+    async def _catch_up(self, uid: str, old: int, new: int, zone: Any, since: Any, seen: set[str]) -> int:
+        """Add to generation ``new`` every trade closed into ``old`` since ``since`` that
+        the snapshot did not hold; each under its trade's precondition, so exactly once."""
+        count = 0
+        for trade in await self.trades.closed_into(uid, old, since=since):
+            if trade.shadow_id in seen:
+                continue
+            facts = closed_trade_of(trade).facts(zone)
+            if await self.trades.move_generation(trade, new, close_writes(new, facts, 1)):
+                count += 1
+        return count
 
     async def verify(self, uid: str) -> list[str]:
-        """Compare a user's stored aggregates and served metrics with a full recomputation:
-        every cell counter, day total, group, close sequence and ``/api/metrics`` counter,
-        and the dashboard and shadow metrics, unfiltered and filtered by each source,
-        strategy and symbol, to the last digit.
+        """Compare the user's live aggregates and served metrics with a full recomputation:
+        every counter of the summary, days, minutes, groups, cells and close sequences, and
+        the dashboard and shadow metrics unfiltered, per source and for the
+        :data:`VERIFY_GROUPS_PER_DIMENSION` largest strategies and symbols.
 
         Returns:
             One line per difference; empty when everything agrees.
         """
-        rec = await self.recompute(uid)
-        tz = rec.settings.timezone
+        settings = await self.users_service.get(uid)
+        rec = await self.recompute(uid, settings)
+        gen = settings.aggregates.number
+        stored = logical(await self.aggregates.generation_documents(uid, gen))
+        expected = logical(snapshot_documents(gen, rec.facts))
         out: list[str] = []
-        stored = await self.aggregates.stored_cells(uid)
-        expected_months = month_documents(rec.cells)
-        for part, label in (("c", "cell"), ("d", "day total"), ("b", "group")):
-            expected = {(m, k): v for m, doc in expected_months.items() for k, v in doc[part].items()}
-            for month, key in sorted(set(stored[part]) | set(expected)):
-                _diff(f"{label} {key}", stored[part].get((month, key)), expected.get((month, key)), out)
-        sequences = await self.aggregates.stored_sequences(uid)
-        for day in sorted(set(sequences) | set(rec.sequences)):
-            _diff(f"day {day}", sequences.get(day) or {}, rec.sequences.get(day) or {}, out)
-        summary = await self.aggregates.summary(uid)
-        for name, value in summary_counters(rec.total).items():
-            _diff(f"summary {name}", summary[name], value, out)
+        for kind in expected:
+            for key in sorted(set(stored[kind]) | set(expected[kind])):
+                _diff(f"{kind} {key}", stored[kind].get(key), expected[kind].get(key), out)
 
+        sizes: dict[tuple[str, str], int] = defaultdict(int)
+        for f in rec.facts:
+            for dim in ("source", "strategy_id", "symbol"):
+                sizes[(dim, getattr(f, dim))] += 1
         filters = [TradeFilter()]
-        groups = {k for doc in expected_months.values() for k in doc["b"]}
-        for group in sorted(groups):  # each source, strategy, symbol
-            dimension, value = parse_group_key(group)
-            filters.append(TradeFilter(**{dimension: value}))
+        for dim in ("source", "strategy_id", "symbol"):
+            largest = sorted((k for k in sizes if k[0] == dim), key=lambda k: (-sizes[k], k[1]))
+            filters += [TradeFilter(**{dim: value}) for _, value in largest[: VERIFY_GROUPS_PER_DIMENSION]]
+        tz = settings.aggregates.timezone
         for flt in filters:
             label = json.dumps({k: v for k, v in flt.as_json().items() if v})
-            chosen = [t for t, f in zip(rec.closed, rec.facts)
-                      if flt.matches_attributes(f.source, f.strategy_id, f.symbol)]
-            expected_d = compute_dashboard(chosen, starting_capital=rec.settings.starting_capital, tz=tz)
-            served_d = await self.performance.dashboard(uid, flt)
+            chosen = [t for t, f in zip(rec.closed, rec.facts) if flt.matches_attributes(f.source, f.strategy_id, f.symbol)]
+            expected_d = compute_dashboard(chosen, starting_capital=settings.starting_capital, tz=tz)
+            served_d = replace(await self.performance.dashboard(uid, flt), conventions=expected_d.conventions)
             for f in fields(Dashboard):
                 _diff(f"dashboard {label} {f.name}", getattr(served_d, f.name), getattr(expected_d, f.name), out)
             served_m = (await self.performance.shadow_metrics(uid, flt)).as_json()

@@ -1,183 +1,369 @@
-"""Storage of the aggregates every close maintains (see ``docs/aggregates.md``):
+"""Storage of the aggregates every close maintains (design, limits and budgets in
+``docs/aggregates.md``).
 
-- ``users/{uid}/metrics/summary``: the ``/api/metrics`` counters (``totalTrades``,
-  ``wins``, ``losses``, ``breakEven``, ``totalPnlCents``);
-- ``users/{uid}/pnlMonths/{YYYY-MM}``: the month's cells ``c.{day|source|strategy|symbol}``,
-  day totals ``d.{day}`` and groups ``b.{dimension|value}``, each a map of integer
-  counters (:class:`~..core.aggregates.CellStats`);
-- ``users/{uid}/pnlDays/{YYYY-MM-DD}``: the day's close sequence ``t.{shadow_id}``;
-- ``users/{uid}/pnlFolds/{key}``: order-fold checkpoints (a cache: deleting it loses nothing).
+Every aggregate document belongs to a **generation** ``g`` (its id starts ``{g}~``): a
+rebuild writes generation ``g + 1`` beside the live one and switches the user's settings
+to it in one write. Within a generation, what every close writes is **sharded**
+(``~{w}``, ``w`` from a hash of the trade id below the shard count of :class:`ShardPolicy`)
+and what grows with activity is **partitioned** by a hash of its key, so that no document
+outgrows Firestore's production limits. Reads add the shards and partitions up exactly:
+every counter is an integer.
+
+Per user, ``users/{uid}/...``:
+
+- ``aggSummary/{g}~{w}``: the ``/api/metrics`` counters (``n``, ``w``, ``l``, ``e``, ``pnl``).
+- ``aggDays/{g}~{YYYY-MM}~{w}``: ``d.{DD}`` the day's totals (:class:`CellStats`) and
+  ``m.{DD}.{mmmm}`` the number of closes in each minute of the day (checkpoint validation).
+- ``aggGroups/{g}~{YYYY-MM}~{q}~{w}``: ``b.{dimension|value}``, the month's breakdown groups,
+  partition ``q`` of :data:`GROUP_PARTITIONS`.
+- ``aggCells/{g}~{YYYY-MM-DD}~{p}~{w}``: ``c.{source|strategy|symbol}``, the day's cells,
+  partition ``p`` of :data:`CELL_PARTITIONS`.
+- ``aggSeq/{g}~{YYYY-MM-DD}~{mmmm}~{s}``: ``t.{trade_id}``, the close sequence of one minute,
+  shard ``s`` of at least :data:`MIN_SEQUENCE_SHARDS`.
+- ``aggFolds/{g}~{key}``: order-fold checkpoints (a cache: deleting it loses nothing).
+
+Every map field above is exempt from indexing (``firestore.indexes.json``): nothing
+queries inside them, and each subfield would otherwise cost two index entries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import math
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from google.cloud import firestore
 from google.cloud.firestore_v1.field_path import FieldPath
 
-from ..core.aggregates import DIMENSIONS, CellId, CellStats, OrderFold, Rollup, TradeFacts, group_key, parse_group_key
+from ..core.aggregates import (
+    COUNTERS,
+    DIMENSIONS,
+    GROUP_COUNTERS,
+    CellId,
+    CellStats,
+    OrderFold,
+    TradeFacts,
+    group_key,
+    parse_group_key,
+)
 from ..storage.client import USERS, Repository
 
-METRICS = "metrics"
-PNL_MONTHS = "pnlMonths"
-PNL_DAYS = "pnlDays"
-PNL_FOLDS = "pnlFolds"
-#: Writes per batch in rebuilds (Firestore's limit is 500).
-BATCH_LIMIT = 400
+AGG_SUMMARY = "aggSummary"
+AGG_DAYS = "aggDays"
+AGG_GROUPS = "aggGroups"
+AGG_CELLS = "aggCells"
+AGG_SEQ = "aggSeq"
+AGG_FOLDS = "aggFolds"
+#: The collections of a generation, with their exempt map fields (firestore.indexes.json).
+AGGREGATE_COLLECTIONS = {AGG_SUMMARY: (), AGG_DAYS: ("d", "m"), AGG_GROUPS: ("b",), AGG_CELLS: ("c",),
+                         AGG_SEQ: ("t",), AGG_FOLDS: ("fold", "filters")}
+
+#: Partitions of a day's cells: 7,500 cells of about 280 bytes in 4 documents of < 600 KB.
+CELL_PARTITIONS = 4
+#: Partitions of a month's groups: up to 100,000 (dimension, value) pairs in < 1 MiB each.
+GROUP_PARTITIONS = 16
+#: Shards of a minute's close sequence, at least: 50,000 closes of about 75 bytes in one
+#: minute stay under 500 KB per document.
+MIN_SEQUENCE_SHARDS = 8
+#: The most write shards a user's hot documents get (about 1 write/s each at 64 closes/s).
+MAX_SHARDS = 64
+#: The minute index that stands for "the whole day" in a checkpoint.
+WHOLE_DAY = 9999
+_END = "\uf8ff"
+#: Writes per batch in rebuilds (under the 500 writes and 10 MiB of one commit).
+BATCH_WRITES = 400
+BATCH_BYTES = 8 * 1024 * 1024
 
 
-def summary_counters(stats: CellStats) -> dict[str, int]:
-    """The stored ``/api/metrics`` counters of some trades."""
-    return {"totalTrades": stats.n, "wins": stats.w, "losses": stats.l, "breakEven": stats.e,
-            "totalPnlCents": stats.pnl}
+def stable_hash(text: str) -> int:
+    """A hash of ``text`` that every process agrees on (not Python's salted ``hash``)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
 
 
-def month_documents(cells: Mapping[str, CellStats]) -> dict[str, dict[str, Any]]:
-    """The stored month documents of a set of cells: ``YYYY-MM -> {"c": cells, "d": per-day
-    rollup, "b": per-dimension rollup}``, every value a :meth:`CellStats.to_doc`."""
-    rollups: dict[str, Rollup] = {}
-    raw: dict[str, dict[str, Any]] = {}
-    for key, stats in cells.items():
-        month = key[:7]
-        rollups.setdefault(month, Rollup()).add_cell(CellId.parse(key), stats)
-        raw.setdefault(month, {})[key] = stats.to_doc()
-    return {
-        month: {
-            "c": raw[month],
-            "d": {day.isoformat(): s.to_doc() for day, s in rollup.by_day.items()},
-            "b": {group_key(*k): s.to_doc() for k, s in rollup.groups.items()},
-        }
-        for month, rollup in rollups.items()
-    }
+def _cell_part(facts: TradeFacts) -> str:
+    return f"{facts.source}|{facts.strategy_id}|{facts.symbol}"
 
 
-def _ref(client: Any, uid: str, collection: str, doc_id: str) -> Any:
-    return client.collection(USERS, uid, collection).document(doc_id)
+class ShardPolicy:
+    """How many write shards a user's hot documents get, chosen by the load this process
+    sees: about one per sustained close per second over the last ``window_seconds``
+    (1 to :data:`MAX_SHARDS`), never below the user's own setting. Reads add every shard
+    that exists, so the count may change at any time."""
+
+    def __init__(self, window_seconds: float = 10.0) -> None:
+        self.window = window_seconds
+        self._closes: dict[str, deque[float]] = {}
+
+    def shards(self, uid: str, minimum: int = 1) -> int:
+        """Record one close of ``uid`` now and return its shard count."""
+        now = time.monotonic()
+        seen = self._closes.setdefault(uid, deque())
+        seen.append(now)
+        while seen and seen[0] < now - self.window:
+            seen.popleft()
+        if len(self._closes) > 10_000:  # forget idle users
+            for other in [u for u, q in self._closes.items() if not q or q[-1] < now - self.window]:
+                del self._closes[other]
+        return max(1, min(MAX_SHARDS, max(minimum, math.ceil(len(seen) / self.window))))
 
 
-def stage_close(client: Any, batch: Any, uid: str, facts: TradeFacts) -> None:
-    """Add one close's aggregate writes to ``batch``: ``Increment`` of every counter and
-    ``Maximum``/``Minimum`` of the extreme P&L of its cell (``c``), its day (``d``) and its
-    three breakdown groups (``b``); the trade's entry in the day's close sequence; the
-    summary counters. No read, no lock: concurrent closes commute."""
-    one = CellStats()
-    one.add_trade(facts)
+@dataclass(frozen=True)
+class Checkpoint:
+    """An order-fold checkpoint of one selection.
+
+    Attributes:
+        day, minute: the fold covers the selected trades before ``day`` and those of
+            ``day`` up to ``minute`` (:data:`WHOLE_DAY`: all of it).
+        fold: the fold state there.
+        prior_count: selected trades before ``day`` (checked against the cells).
+        minute_total: every trade of ``day`` up to ``minute`` (checked against the minute
+            counts; trades are never removed, so an equal count means the same trades).
+    """
+
+    day: date
+    minute: int
+    fold: OrderFold
+    prior_count: int
+    minute_total: int
+
+
+def _counter_transforms(delta: Mapping[str, int], pnl_cents: int | None) -> dict[str, Any]:
+    out: dict[str, Any] = {name: firestore.Increment(value) for name, value in delta.items() if value}
+    if pnl_cents is not None:
+        out["mx"] = firestore.Maximum(pnl_cents)
+        out["mn"] = firestore.Minimum(pnl_cents)
+    return out
+
+
+def close_writes(gen: int, facts: TradeFacts, shards: int) -> list[tuple[str, str, dict[str, Any]]]:
+    """The merge-writes one close adds to generation ``gen``: ``(collection, document id,
+    fields)``. Transforms only (``Increment`` of the non-zero counters, ``Maximum`` and
+    ``Minimum`` of the P&L) and one map entry: no read, no lock, concurrent closes commute."""
+    w = stable_hash(facts.trade_id) % shards
+    s = stable_hash(facts.trade_id) % max(shards, MIN_SEQUENCE_SHARDS)
+    day, month = facts.day.isoformat(), facts.day.isoformat()[:7]
     delta = CellStats.delta_of(facts)
+    group_delta = {k: v for k, v in delta.items() if k in GROUP_COUNTERS}
+    summary = {k: firestore.Increment(v) for k, v in delta.items() if k in ("n", "w", "l", "e", "pnl") and v}
+    writes = [
+        (AGG_SUMMARY, f"{gen}~{w:02d}", summary),
+        (AGG_DAYS, f"{gen}~{month}~{w:02d}", {"d": {day[8:]: _counter_transforms(delta, facts.pnl_cents)},
+                                               "m": {day[8:]: {f"{facts.minute:04d}": firestore.Increment(1)}}}),
+        (AGG_CELLS, f"{gen}~{day}~{stable_hash(_cell_part(facts)) % CELL_PARTITIONS}~{w:02d}",
+         {"c": {_cell_part(facts): _counter_transforms(delta, facts.pnl_cents)}}),
+        (AGG_SEQ, f"{gen}~{day}~{facts.minute:04d}~{s:02d}", {"t": {facts.trade_id: facts.seq_entry()}}),
+    ]
+    groups: dict[int, dict[str, Any]] = {}
+    for dim in DIMENSIONS:
+        key = group_key(dim, getattr(facts, dim))
+        groups.setdefault(stable_hash(key) % GROUP_PARTITIONS, {})[key] = _counter_transforms(group_delta, None)
+    writes += [(AGG_GROUPS, f"{gen}~{month}~{q:02d}~{w:02d}", {"b": entries}) for q, entries in sorted(groups.items())]
+    return writes
 
-    def stats() -> dict[str, Any]:
-        out: dict[str, Any] = {name: firestore.Increment(value) for name, value in delta.items()}
-        out["mx"] = firestore.Maximum(facts.pnl_cents)
-        out["mn"] = firestore.Minimum(facts.pnl_cents)
-        return out
 
-    summary = {name: firestore.Increment(v) for name, v in summary_counters(one).items()}
-    batch.set(_ref(client, uid, METRICS, "summary"), {**summary, "updated_at": firestore.SERVER_TIMESTAMP}, merge=True)
-    month = {
-        "c": {facts.cell: stats()},
-        "d": {facts.day.isoformat(): stats()},
-        "b": {group_key(dim, getattr(facts, dim)): stats() for dim in DIMENSIONS},
-        "updated_at": firestore.SERVER_TIMESTAMP,
-    }
-    batch.set(_ref(client, uid, PNL_MONTHS, facts.day.isoformat()[:7]), month, merge=True)
-    batch.set(_ref(client, uid, PNL_DAYS, facts.day.isoformat()), {"t": {facts.trade_id: facts.seq_entry()}}, merge=True)
+def snapshot_documents(gen: int, facts: Iterable[TradeFacts]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The documents of generation ``gen`` for a set of closed trades, as plain values (a
+    rebuild writes them with ``set``): one shard, the same partitions and keys as the
+    closes write."""
+    docs: dict[tuple[str, str], dict[str, Any]] = {}
+    stats: dict[tuple[str, str, str, str], CellStats] = {}
+    for f in facts:
+        day, month = f.day.isoformat(), f.day.isoformat()[:7]
+        keys = [(AGG_SUMMARY, f"{gen}~00", "", ""), (AGG_DAYS, f"{gen}~{month}~00", "d", day[8:]),
+                (AGG_CELLS, f"{gen}~{day}~{stable_hash(_cell_part(f)) % CELL_PARTITIONS}~00", "c", _cell_part(f))]
+        for dim in DIMENSIONS:
+            key = group_key(dim, getattr(f, dim))
+            keys.append((AGG_GROUPS, f"{gen}~{month}~{stable_hash(key) % GROUP_PARTITIONS:02d}~00", "b", key))
+        for k in keys:
+            stats.setdefault(k, CellStats()).add_trade(f)
+        minutes = docs.setdefault((AGG_DAYS, f"{gen}~{month}~00"), {}).setdefault("m", {}).setdefault(day[8:], {})
+        minutes[f"{f.minute:04d}"] = minutes.get(f"{f.minute:04d}", 0) + 1
+        seq = docs.setdefault((AGG_SEQ, f"{gen}~{day}~{f.minute:04d}~{stable_hash(f.trade_id) % MIN_SEQUENCE_SHARDS:02d}"), {})
+        seq.setdefault("t", {})[f.trade_id] = f.seq_entry()
+    for (collection, doc_id, field, key), value in stats.items():
+        doc = docs.setdefault((collection, doc_id), {})
+        if collection == AGG_SUMMARY:
+            doc.update({k: getattr(value, k) for k in ("n", "w", "l", "e", "pnl")})
+        elif collection == AGG_GROUPS:
+            doc.setdefault(field, {})[key] = value.to_doc(GROUP_COUNTERS, extremes=False)
+        else:
+            doc.setdefault(field, {})[key] = value.to_doc(COUNTERS)
+    return docs
+
+
+def _merge_stats(into: dict[Any, CellStats], key: Any, doc: Mapping[str, Any]) -> None:
+    stats = into.get(key)
+    if stats is None:
+        stats = into[key] = CellStats()
+    stats.add(CellStats.from_doc(doc))
 
 
 class AggregateRepository(Repository):
-    """Reads of the aggregates (inside read-only transactions), checkpoints, rebuilds."""
+    """Reads and writes of the aggregates (reads inside read-only transactions).
 
+    Args:
+        storage: the process's storage; shards: the write-shard policy of the process.
+    """
+
+    def __init__(self, storage: Any, shards: ShardPolicy | None = None) -> None:
+        super().__init__(storage)
+        self.shards = shards or ShardPolicy()
+
+    def writes_for_close(self, uid: str, facts: list[tuple[int, TradeFacts]], *,
+                         min_shards: int = 1) -> list[tuple[str, str, dict[str, Any]]]:
+        """The writes of one close into each ``(generation, facts)`` (facts differ by
+        generation when a rebuild changes the time zone), with the shard count the load
+        asks for."""
+        count = self.shards.shards(uid, min_shards)
+        return [w for gen, f in facts for w in close_writes(gen, f, count)]
+
+    def _col(self, uid: str, name: str) -> Any:
+        return self.client.collection(USERS, uid, name)
+
+    def _range(self, uid: str, name: str, first: str, last: str, fields: list[str] | None = None) -> Any:
+        """Documents of ``name`` with ids in ``[first, last + END]``, in id order."""
+        col = self._col(uid, name)
+        query: Any = col.select(fields) if fields is not None else col
+        return (query.where(filter=firestore.FieldFilter(FieldPath.document_id(), ">=", col.document(first)))
+                .where(filter=firestore.FieldFilter(FieldPath.document_id(), "<=", col.document(last + _END)))
+                .order_by(FieldPath.document_id()))
+
+    async def _stream(self, tx: Any, query: Any) -> list[Any]:
+        if tx is None:
+            return [s async for s in query.stream(retry=self.retry, timeout=self.timeout)]
+        return [s async for s in await tx.get(query, retry=self.retry, timeout=self.timeout)]
+
+    # -- the write -----------------------------------------------------------------------
+    def stage_close(self, batch: Any, uid: str, writes: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        """Add the documents of :func:`close_writes` (of one or two generations) to ``batch``."""
+        for collection, doc_id, fields in writes:
+            batch.set(self._col(uid, collection).document(doc_id), fields, merge=True)
+
+    # -- reads ---------------------------------------------------------------------------
     async def read_snapshot(self, reader: Any) -> Any:
         """``await reader(tx)`` in one read-only transaction (one consistent snapshot)."""
         return await self.storage.read_snapshot(reader)
 
-    async def months_in(self, tx: Any, uid: str, first: str | None, last: str | None, *, rollups: bool) -> list[dict[str, Any]]:
-        """Month documents with ids in ``[first, last]`` (``YYYY-MM``, None = open end), only
-        their day and group rollups (``rollups``) or only their cells (a projection)."""
-        query: Any = (self.client.collection(USERS, uid, PNL_MONTHS).select(["d", "b"] if rollups else ["c"])
-                      .order_by(FieldPath.document_id()))
-        if first:
-            query = query.where(filter=firestore.FieldFilter(FieldPath.document_id(), ">=", _ref(self.client, uid, PNL_MONTHS, first)))
-        if last:
-            query = query.where(filter=firestore.FieldFilter(FieldPath.document_id(), "<=", _ref(self.client, uid, PNL_MONTHS, last)))
-        return [s.to_dict() or {} async for s in await tx.get(query, retry=self.retry, timeout=self.timeout)]
-
-    async def day_sequences(self, tx: Any, uid: str, days: list[date]) -> dict[date, list[TradeFacts]]:
-        """The close sequences of ``days`` (days without one left out), unordered."""
-        if not days:
-            return {}
-        refs = [_ref(self.client, uid, PNL_DAYS, d.isoformat()) for d in days]
-        out: dict[date, list[TradeFacts]] = {}
-        # AsyncTransaction.get_all awaits an async generator (google-cloud-firestore 2.34 bug)
-        async for snap in self.client.get_all(refs, transaction=tx, retry=self.retry, timeout=self.timeout):
-            if snap.exists:
-                day = date.fromisoformat(snap.id)
-                entries = (snap.to_dict() or {}).get("t") or {}
-                out[day] = [TradeFacts.from_seq_entry(tid, day, e) for tid, e in entries.items()]
+    async def summary(self, uid: str, gen: int) -> dict[str, int]:
+        """The ``/api/metrics`` counters of generation ``gen`` (its shards added)."""
+        out = dict.fromkeys(("n", "w", "l", "e", "pnl"), 0)
+        for snap in await self._stream(None, self._range(uid, AGG_SUMMARY, f"{gen}~", f"{gen}~")):
+            doc = snap.to_dict() or {}
+            for k in out:
+                out[k] += int(doc.get(k, 0))
         return out
 
-    async def checkpoint(self, tx: Any, uid: str, key: str) -> tuple[date, OrderFold] | None:
-        """The stored fold checkpoint ``key``: ``(through day, fold)``, or None."""
-        snap = await _ref(self.client, uid, PNL_FOLDS, key).get(transaction=tx, retry=self.retry, timeout=self.timeout)
+    async def day_totals(self, tx: Any, uid: str, gen: int, first_month: str, last_month: str) -> dict[date, CellStats]:
+        """Each day's totals in ``[first_month, last_month]`` (``YYYY-MM``), shards added."""
+        out: dict[date, CellStats] = {}
+        for snap in await self._stream(tx, self._range(uid, AGG_DAYS, f"{gen}~{first_month}~", f"{gen}~{last_month}~", ["d"])):
+            month = snap.id.split("~")[1]
+            for dd, doc in ((snap.to_dict() or {}).get("d") or {}).items():
+                _merge_stats(out, date.fromisoformat(f"{month}-{dd}"), doc)
+        return out
+
+    async def minute_counts(self, tx: Any, uid: str, gen: int, day: date) -> dict[int, int]:
+        """The number of closes of ``day`` in each minute (shards added)."""
+        month, dd = day.isoformat()[:7], day.isoformat()[8:]
+        out: dict[int, int] = {}
+        for snap in await self._stream(tx, self._range(uid, AGG_DAYS, f"{gen}~{month}~", f"{gen}~{month}~", [FieldPath("m", dd).to_api_repr()])):
+            for minute, n in (((snap.to_dict() or {}).get("m") or {}).get(dd) or {}).items():
+                out[int(minute)] = out.get(int(minute), 0) + int(n)
+        return out
+
+    async def groups(self, tx: Any, uid: str, gen: int, first_month: str, last_month: str) -> dict[tuple[str, str], CellStats]:
+        """Each breakdown group summed over ``[first_month, last_month]``."""
+        out: dict[tuple[str, str], CellStats] = {}
+        for snap in await self._stream(tx, self._range(uid, AGG_GROUPS, f"{gen}~{first_month}~", f"{gen}~{last_month}~", ["b"])):
+            for key, doc in ((snap.to_dict() or {}).get("b") or {}).items():
+                _merge_stats(out, parse_group_key(key), doc)
+        return out
+
+    async def cells(self, tx: Any, uid: str, gen: int, first_day: date, last_day: date) -> dict[CellId, CellStats]:
+        """Every cell of the days ``[first_day, last_day]``, partitions and shards added."""
+        out: dict[CellId, CellStats] = {}
+        query = self._range(uid, AGG_CELLS, f"{gen}~{first_day.isoformat()}~", f"{gen}~{last_day.isoformat()}~", ["c"])
+        for snap in await self._stream(tx, query):
+            day = date.fromisoformat(snap.id.split("~")[1])
+            for key, doc in ((snap.to_dict() or {}).get("c") or {}).items():
+                source, strategy_id, symbol = key.split("|")
+                _merge_stats(out, CellId(day, source, strategy_id, symbol), doc)
+        return out
+
+    async def sequences(self, tx: Any, uid: str, gen: int, first_day: date, after_minute: int,
+                        last_day: date) -> list[TradeFacts]:
+        """The close-sequence entries from ``first_day`` after ``after_minute`` through
+        ``last_day`` (unordered)."""
+        first = f"{gen}~{first_day.isoformat()}~{after_minute + 1:04d}" if after_minute >= 0 else f"{gen}~{first_day.isoformat()}~"
+        out: list[TradeFacts] = []
+        for snap in await self._stream(tx, self._range(uid, AGG_SEQ, first, f"{gen}~{last_day.isoformat()}~")):
+            _, day, minute, _ = snap.id.split("~")
+            for tid, entry in ((snap.to_dict() or {}).get("t") or {}).items():
+                facts = TradeFacts.from_seq_entry(tid, date.fromisoformat(day), entry)
+                out.append(TradeFacts(**{**facts.__dict__, "minute": int(minute)}))
+        return out
+
+    async def checkpoint(self, tx: Any, uid: str, gen: int, key: str) -> Checkpoint | None:
+        """The stored fold checkpoint of a selection, or None."""
+        snap = await self._col(uid, AGG_FOLDS).document(f"{gen}~{key}").get(transaction=tx, retry=self.retry, timeout=self.timeout)
         if not snap.exists:
             return None
         doc = snap.to_dict() or {}
-        return date.fromisoformat(doc["through"]), OrderFold.from_doc(doc["fold"])
+        return Checkpoint(date.fromisoformat(doc["day"]), int(doc["minute"]), OrderFold.from_doc(doc["fold"]),
+                          int(doc["prior_count"]), int(doc["minute_total"]))
 
-    async def store_checkpoint(self, uid: str, key: str, through: date, fold: OrderFold, filters: dict[str, Any]) -> None:
-        """Store an order-fold checkpoint."""
-        await _ref(self.client, uid, PNL_FOLDS, key).set(
-            {"through": through.isoformat(), "fold": fold.to_doc(), "filters": filters},
-            retry=self.retry, timeout=self.timeout)
+    async def store_checkpoint(self, uid: str, gen: int, key: str, cp: Checkpoint, filters: dict[str, Any]) -> None:
+        """Store a selection's fold checkpoint."""
+        await self._col(uid, AGG_FOLDS).document(f"{gen}~{key}").set(
+            {"day": cp.day.isoformat(), "minute": cp.minute, "fold": cp.fold.to_doc(), "prior_count": cp.prior_count,
+             "minute_total": cp.minute_total, "filters": filters}, retry=self.retry, timeout=self.timeout)
 
-    async def summary(self, uid: str) -> dict[str, int]:
-        """The ``/api/metrics`` counters (zeros before the first close)."""
-        snap = await _ref(self.client, uid, METRICS, "summary").get(retry=self.retry, timeout=self.timeout)
-        record = (snap.to_dict() or {}) if snap.exists else {}
-        return {name: int(record.get(name, 0)) for name in ("totalTrades", "wins", "losses", "breakEven", "totalPnlCents")}
-
-    async def stored_cells(self, uid: str) -> dict[str, dict[tuple[str, str], dict[str, int]]]:
-        """Every stored month's cells, day totals and groups (``c``, ``d``, ``b`` ->
-        ``(month, key) -> counters``): for ``verify``, O(history)."""
-        out: dict[str, dict[tuple[str, str], dict[str, int]]] = {"c": {}, "d": {}, "b": {}}
-        async for snap in self.client.collection(USERS, uid, PNL_MONTHS).stream(retry=self.retry, timeout=self.timeout):
-            doc = snap.to_dict() or {}
-            for part in out:
-                for key, value in (doc.get(part) or {}).items():
-                    out[part][(snap.id, key)] = CellStats.from_doc(value).to_doc()
+    # -- verify and rebuild --------------------------------------------------------------
+    async def generation_documents(self, uid: str, gen: int) -> dict[tuple[str, str], dict[str, Any]]:
+        """Every document of generation ``gen`` but the checkpoints: ``(collection, id) ->
+        fields`` (for ``verify``, O(history))."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for name in AGGREGATE_COLLECTIONS:
+            if name == AGG_FOLDS:
+                continue
+            for snap in await self._stream(None, self._range(uid, name, f"{gen}~", f"{gen}~")):
+                out[(name, snap.id)] = snap.to_dict() or {}
         return out
 
-    async def stored_sequences(self, uid: str) -> dict[str, dict[str, Any]]:
-        """Every stored day's close sequence (``day -> {shadow_id: entry}``): for ``verify``."""
-        return {s.id: (s.to_dict() or {}).get("t") or {}
-                async for s in self.client.collection(USERS, uid, PNL_DAYS).stream(retry=self.retry, timeout=self.timeout)}
+    async def write_documents(self, uid: str, docs: Mapping[tuple[str, str], dict[str, Any]]) -> int:
+        """``set`` documents in batches under :data:`BATCH_WRITES` writes and
+        :data:`BATCH_BYTES` bytes; returns how many."""
+        from ..storage.budget import document_size
 
-    async def replace(self, uid: str, *, cells: Mapping[str, CellStats], sequences: Mapping[str, dict[str, Any]],
-                      summary: CellStats) -> int:
-        """Replace every aggregate of a user (rebuild): delete the stored month, day and
-        fold documents, then write the given ones and the summary. Not atomic as a whole
-        (batches of :data:`BATCH_LIMIT`); run it while the user closes no trade.
-
-        Returns:
-            The number of documents written or deleted.
-        """
-        ops: list[tuple[str, Any, Any]] = []
-        for name in (PNL_MONTHS, PNL_DAYS, PNL_FOLDS):
-            async for ref in self.client.collection(USERS, uid, name).list_documents():
-                ops.append(("delete", ref, None))
-        ops += [("set", _ref(self.client, uid, PNL_MONTHS, m), doc) for m, doc in month_documents(cells).items()]
-        ops += [("set", _ref(self.client, uid, PNL_DAYS, d), {"t": entries}) for d, entries in sequences.items()]
-        ops.append(("set", _ref(self.client, uid, METRICS, "summary"), summary_counters(summary)))
-        for i in range(0, len(ops), BATCH_LIMIT):
-            batch = self.client.batch()
-            for op, ref, doc in ops[i : i + BATCH_LIMIT]:
-                if op == "delete":
-                    batch.delete(ref)
-                else:
-                    batch.set(ref, doc)
+        batch, count, size = self.client.batch(), 0, 0
+        for (collection, doc_id), fields in docs.items():
+            ref = self._col(uid, collection).document(doc_id)
+            doc_bytes = document_size([USERS, uid, collection, doc_id], fields)
+            if count and (count >= BATCH_WRITES or size + doc_bytes > BATCH_BYTES):
+                await batch.commit(retry=self.retry, timeout=self.timeout)
+                batch, count, size = self.client.batch(), 0, 0
+            batch.set(ref, fields)
+            count, size = count + 1, size + doc_bytes
+        if count:
             await batch.commit(retry=self.retry, timeout=self.timeout)
-        return len(ops)
+        return len(docs)
+
+    async def delete_generation(self, uid: str, gen: int) -> int:
+        """Delete every document of generation ``gen`` (checkpoints included)."""
+        refs = []
+        for name in AGGREGATE_COLLECTIONS:
+            refs += [s.reference for s in await self._stream(None, self._range(uid, name, f"{gen}~", f"{gen}~", []))]
+        for i in range(0, len(refs), BATCH_WRITES):
+            batch = self.client.batch()
+            for ref in refs[i:i + BATCH_WRITES]:
+                batch.delete(ref)
+            await batch.commit(retry=self.retry, timeout=self.timeout)
+        return len(refs)
 
 
-__all__ = ["AggregateRepository", "month_documents", "parse_group_key", "stage_close", "summary_counters"]
+__all__ = ["AggregateRepository", "Checkpoint", "ShardPolicy", "close_writes", "snapshot_documents"]

@@ -4,12 +4,12 @@ served from the aggregates every close maintains (never from the trade history).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from ..core.aggregates import CellId, CellStats, OrderFold, Rollup, TradeFacts
+from ..core.aggregates import CellId, OrderFold, Rollup, TradeFacts, minute_of_day
 from ..core.dashboard import Dashboard, dashboard_from_aggregates, q2
 from ..core.errors import StorageUnavailable
 from ..core.formulas import average, win_rate
@@ -18,11 +18,15 @@ from ..core.pnl import OpenPosition
 from ..core.shadow import ShadowMetrics, shadow_metrics_from_aggregates
 from ..quotes.repository import QuoteRepository
 from ..trades.repository import TradeRepository
+from ..users.models import UserSettings
 from ..users.service import UserService
 from .filters import TradeFilter
-from .repository import AggregateRepository, parse_group_key
+from .repository import WHOLE_DAY, AggregateRepository, Checkpoint
 
 log = logging.getLogger(__name__)
+
+#: Minutes of the latest day that a checkpoint leaves open (closes may still commit there).
+SETTLE_MINUTES = 2
 
 
 @dataclass
@@ -32,22 +36,12 @@ class Selection:
     Attributes:
         rollup: the selected trades summed per day and per breakdown group.
         fold: the order fold of the selected trades.
-        documents_read: documents read to build it (months, the checkpoint, days).
+        folded: close-sequence entries this read folded (what a checkpoint saves).
     """
 
     rollup: Rollup
     fold: OrderFold
-    documents_read: int
-
-
-def _fold_days(fold: OrderFold, flt: TradeFilter, days: list[date], sequences: dict[date, list[TradeFacts]],
-               counts: dict[date, int]) -> None:
-    for day in days:
-        chosen = sorted((t for t in sequences.get(day, []) if flt.matches_cell(CellId(day, t.source, t.strategy_id, t.symbol))),
-                        key=lambda t: t.order_key)
-        if len(chosen) != counts[day]:
-            log.error("aggregates disagree on %s: %d sequence entries, %d in cells", day, len(chosen), counts[day])
-        fold.extend(chosen)
+    folded: int = 0
 
 
 class PerformanceService:
@@ -55,7 +49,7 @@ class PerformanceService:
 
     Args:
         aggregates: the aggregates repository; trades: for the OPEN positions; quotes:
-        their marks; users: the settings (starting capital, time zone).
+        their marks; users: the settings (starting capital, time zone, live generation).
     """
 
     def __init__(self, aggregates: AggregateRepository, trades: TradeRepository, quotes: QuoteRepository,
@@ -65,67 +59,100 @@ class PerformanceService:
         self.quotes = quotes
         self.users = users
 
-    async def load_selection(self, uid: str, flt: TradeFilter) -> Selection:
-        """Read the selected cells and fold them in close order, at a bounded cost.
+    async def load_selection(self, uid: str, flt: TradeFilter, settings: UserSettings | None = None) -> Selection:
+        """Read the selected trades' aggregates and fold them in close order, at a cost that
+        grows with neither the history nor the closes of a day.
 
-        Reads, in one read-only transaction (one consistent snapshot): the month documents
-        of the date range, the selection's fold checkpoint, and the close sequences of the
-        days after the checkpoint (normally only the latest trading day). The checkpoint
-        is valid when the cells still count as many trades up to its day as it folded
-        (trades are never removed, so the same count means the same trades); otherwise
-        every selected day is folded again. A newer checkpoint (through the day before the
-        latest trading day) is then stored, best effort.
+        In one read-only transaction (one consistent snapshot) of the live generation:
+        - the day totals (and, for whole months, the groups) of the date range when there
+          is no attribute filter; otherwise the cells of its days;
+        - the selection's checkpoint: valid when the selected trades before its day, and
+          every trade of its day up to its minute, still count what it folded (trades are
+          never removed, so equal counts mean the same trades);
+        - the close sequences after it: normally the last minutes of the latest day.
+
+        A new checkpoint (through the latest day but its last :data:`SETTLE_MINUTES`
+        minutes when that day is today) is then stored, best effort.
         """
+        settings = settings or await self.users.get(uid)
+        gen, tz = settings.aggregates.number, settings.aggregates.timezone
         key = flt.fold_key()
-        rollups = flt.whole_months()
+        today = datetime.now(timezone.utc).astimezone(tz).date()
+        first = flt.start_date or date(1970, 1, 1)
+        last = min(flt.end_date or today + timedelta(days=1), today + timedelta(days=1))
 
-        async def read(tx: Any) -> tuple[Rollup, OrderFold, list[date], dict[date, list[TradeFacts]], int]:
-            months = await self.aggregates.months_in(
-                tx, uid, flt.start_date.isoformat()[:7] if flt.start_date else None,
-                flt.end_date.isoformat()[:7] if flt.end_date else None, rollups=rollups)
+        async def read(tx: Any) -> tuple[Rollup, OrderFold, list[TradeFacts], Checkpoint | None, dict[int, int]]:
             rollup = Rollup()
-            for month in months:
-                if rollups:
-                    for day, doc in (month.get("d") or {}).items():
-                        rollup.by_day[date.fromisoformat(day)] = CellStats.from_doc(doc)
-                    for group, doc in (month.get("b") or {}).items():
-                        rollup.groups.setdefault(parse_group_key(group), CellStats()).add(CellStats.from_doc(doc))
-                    continue
-                for cell_key, doc in (month.get("c") or {}).items():
-                    cell = CellId.parse(cell_key)
+            if not (flt.source or flt.strategy_id or flt.symbol):
+                by_day = await self.aggregates.day_totals(tx, uid, gen, first.isoformat()[:7], last.isoformat()[:7])
+                if flt.whole_months():
+                    rollup.groups = await self.aggregates.groups(tx, uid, gen, first.isoformat()[:7], last.isoformat()[:7])
+                else:  # a date range inside months: the groups come from the cells of its days
+                    for cell, stats in (await self.aggregates.cells(tx, uid, gen, first, last)).items():
+                        rollup.add_cell(cell, stats)
+                rollup.by_day = {d: v for d, v in by_day.items() if first <= d <= last}
+            else:
+                for cell, stats in (await self.aggregates.cells(tx, uid, gen, first, last)).items():
                     if flt.matches_cell(cell):
-                        rollup.add_cell(cell, CellStats.from_doc(doc))
+                        rollup.add_cell(cell, stats)
             counts = {day: stats.n for day, stats in rollup.by_day.items()}
-            cached = await self.aggregates.checkpoint(tx, uid, key)
-            fold, through = OrderFold(), None
-            if cached:
-                day, stored = cached
-                if (flt.end_date is None or day <= flt.end_date) and sum(
-                        c for d, c in counts.items() if d <= day) == stored.count:
-                    fold, through = stored, day
-            todo = [d for d in sorted(counts) if through is None or d > through]
-            sequences = await self.aggregates.day_sequences(tx, uid, todo)
-            return rollup, fold, todo, sequences, len(months) + 1 + len(todo)
+            if not counts:
+                return rollup, OrderFold(), [], None, {}
+            latest = max(counts)
+            cp = await self.aggregates.checkpoint(tx, uid, gen, key)
+            fold, start_day, after = OrderFold(), min(counts), -1
+            if cp is not None and cp.day <= latest and sum(c for d, c in counts.items() if d < cp.day) == cp.prior_count:
+                minutes = await self.aggregates.minute_counts(tx, uid, gen, cp.day)
+                if sum(n for m, n in minutes.items() if m <= cp.minute) == cp.minute_total:
+                    fold, start_day, after = cp.fold.copy(), cp.day, cp.minute
+            cp = cp if fold.count or after >= 0 else None  # the checkpoint used, if any
+            if after == WHOLE_DAY:
+                start_day, after = start_day + timedelta(days=1), -1
+            entries = await self.aggregates.sequences(tx, uid, gen, start_day, after, latest) if start_day <= latest else []
+            latest_minutes = await self.aggregates.minute_counts(tx, uid, gen, latest)
+            return rollup, fold, entries, cp, latest_minutes
 
-        rollup, fold, todo, sequences, reads = await self.aggregates.read_snapshot(read)
+        rollup, fold, entries, cp, latest_minutes = await self.aggregates.read_snapshot(read)
         counts = {day: stats.n for day, stats in rollup.by_day.items()}
-        if len(todo) >= 2:  # settle every day but the latest one into a new checkpoint
-            _fold_days(fold, flt, todo[:-1], sequences, counts)
-            try:
-                await self.aggregates.store_checkpoint(uid, key, todo[-2], fold, flt.as_json())
-            except StorageUnavailable:  # a cache: the answer does not depend on it
+        if not counts:
+            return Selection(rollup=rollup, fold=fold)
+        chosen = sorted((t for t in entries if flt.matches_cell(CellId(t.day, t.source, t.strategy_id, t.symbol))),
+                        key=lambda t: t.order_key)
+        latest = max(counts)
+        if latest < today:
+            settle = WHOLE_DAY
+        elif latest == today:
+            settle = minute_of_day(datetime.now(timezone.utc), tz) - SETTLE_MINUTES
+        else:  # a close minutes ahead of the clock, past midnight: nothing settles yet
+            settle = -1
+        fold.extend(t for t in chosen if t.day < latest or t.minute <= settle)
+        if settle >= 0 and (cp is None or (cp.day, cp.minute) != (latest, settle)):
+            prior = sum(c for d, c in counts.items() if d < latest)
+            through = sum(n for m, n in latest_minutes.items() if m <= settle)
+            try:  # a cache: the answer does not depend on it
+                await self.aggregates.store_checkpoint(
+                    uid, gen, key, Checkpoint(latest, settle, fold.copy(), prior, through), flt.as_json())
+            except StorageUnavailable:
                 log.warning("fold checkpoint not stored")
-            todo = todo[-1:]
-        _fold_days(fold, flt, todo, sequences, counts)
-        return Selection(rollup=rollup, fold=fold, documents_read=reads)
+        fold.extend(t for t in chosen if not (t.day < latest or t.minute <= settle))
+        if fold.count != sum(counts.values()):
+            log.error("aggregates disagree: the fold has %d trades, the cells %d", fold.count, sum(counts.values()))
+        return Selection(rollup=rollup, fold=fold, folded=len(chosen))
 
     async def dashboard(self, uid: str, flt: TradeFilter) -> Dashboard:
         """``GET /trades/shadow/dashboard``: every dashboard figure for the user's CLOSED
-        trades passing ``flt``, with their settings, from the aggregates."""
+        trades passing ``flt``, with their settings, from the aggregates. While a rebuild
+        runs, ``conventions.rebuild`` says so and in which time zone the days still are."""
         settings = await self.users.get(uid)
-        selection = await self.load_selection(uid, flt)
-        return dashboard_from_aggregates(selection.rollup, selection.fold,
-                                         starting_capital=settings.starting_capital, tz=settings.timezone)
+        selection = await self.load_selection(uid, flt, settings)
+        dashboard = dashboard_from_aggregates(selection.rollup, selection.fold,
+                                              starting_capital=settings.starting_capital,
+                                              tz=settings.aggregates.timezone)
+        if settings.rebuild is not None:
+            note = (f"a rebuild of the aggregates into {settings.rebuild.timezone.key} is running; until it "
+                    f"switches, days are close dates in {settings.aggregates.timezone.key}")
+            dashboard = replace(dashboard, conventions={**dashboard.conventions, "rebuild": note})
+        return dashboard
 
     async def shadow_metrics(self, uid: str, flt: TradeFilter) -> ShadowMetrics:
         """``GET /trades/shadow/metrics`` over the trades passing ``flt`` (OPEN trades:
@@ -139,16 +166,19 @@ class PerformanceService:
         total, fold = selection.rollup.total(), selection.fold
         return shadow_metrics_from_aggregates(
             realized_pnl=usd_from_cents(total.pnl), closed_trades=total.n, wins=total.w,
-            max_drawdown_usd=usd_from_cents(fold.worst_usd), max_drawdown_percent=fold.worst_pct,
+            max_drawdown_usd=usd_from_cents(int(fold.worst_usd)), max_drawdown_percent=fold.worst_pct,
             open_trades=[OpenPosition(t.symbol, t.side, t.entry_price, t.quantity, t.current_pnl) for t in open_trades],
             live_prices_by_symbol=marks,
         )
 
     async def api_metrics(self, uid: str) -> dict[str, Decimal | int]:
-        """``GET /api/metrics``: the incremental per-trade record (``totalTrades``,
-        ``winRate`` percent, ``totalPnl`` USD, ``averagePnlPerTrade`` USD, 0.01 half up;
-        plus ``wins``, ``losses``, ``breakEven``) from its stored counters."""
-        return metrics_record_view(await self.aggregates.summary(uid))
+        """``GET /api/metrics``: the per-trade metrics record (``totalTrades``, ``winRate``
+        percent, ``totalPnl`` USD, ``averagePnlPerTrade`` USD, 0.01 half up; plus ``wins``,
+        ``losses``, ``breakEven``) from its sharded counters."""
+        settings = await self.users.get(uid)
+        counters = await self.aggregates.summary(uid, settings.aggregates.number)
+        return metrics_record_view({"totalTrades": counters["n"], "wins": counters["w"], "losses": counters["l"],
+                                    "breakEven": counters["e"], "totalPnlCents": counters["pnl"]})
 
 
 def metrics_record_view(record: dict[str, int]) -> dict[str, Decimal | int]:

@@ -90,10 +90,6 @@ class QuoteService:
             raise QuoteNotFound(f"There is no live quote for {sym}.")
         return quote
 
-    async def usable(self, symbol: str, *, max_age_seconds: int) -> Quote:
-        """The quote of ``symbol`` checked for a fill (see :func:`checked_quote`)."""
-        return checked_quote(await self.quotes.get(symbol), symbol, max_age_seconds=max_age_seconds)
-
     async def publish(self, symbol: str, *, bid: Decimal | None, ask: Decimal | None, price: Decimal | None) -> Quote:
         """Write ``live_quotes/{symbol}`` (USD per unit) with a server timestamp.
 

@@ -21,7 +21,7 @@ from google.api_core import exceptions as gexc
 from google.api_core import retry_async
 from google.cloud import firestore
 
-from ..core.errors import StorageUnavailable
+from ..core.errors import ServiceError, StorageRejected, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,19 @@ class Storage:
         """Close the client's channel."""
         self.client.close()
 
+    def error_for(self, exc: BaseException) -> ServiceError:
+        """The domain error for a storage failure. A refusal that cannot change on retry (an
+        invalid argument, a failed precondition that is no lost race, permission denied)
+        is :class:`StorageRejected`, logged with its cause; anything else (unavailable,
+        deadline, aborted, quota) is a retryable :class:`StorageUnavailable`."""
+        if isinstance(exc, (gexc.InvalidArgument, gexc.FailedPrecondition, gexc.PermissionDenied)):
+            log.error("storage refused a write for good: %s: %s", type(exc).__name__, exc)
+            return StorageRejected("Firestore refused this write for good (a storage limit or an invalid "
+                                   "argument); nothing was written. Retrying will not help: report it.")
+        return self.unavailable(exc)
+
     def unavailable(self, exc: BaseException) -> StorageUnavailable:
-        """The domain error for a storage failure (logged with its type, never its text)."""
+        """The retryable domain error for a storage failure (logged with its type only)."""
         log.warning("storage failure: %s", type(exc).__name__)
         return StorageUnavailable(
             "The trade store is unavailable right now; nothing was changed that you cannot "
@@ -89,6 +100,15 @@ class Storage:
             if "cannot be rolled back" in str(exc):
                 raise gexc.ServiceUnavailable("read-only transaction could not begin") from exc
             raise
+
+    async def get_many(self, refs: list[Any]) -> list[tuple[dict[str, Any] | None, Any]]:
+        """Several documents in one round trip: ``(fields or None when missing, update
+        time)`` in the order of ``refs``."""
+        found: dict[str, tuple[dict[str, Any], Any]] = {}
+        async for snap in self.client.get_all(refs, retry=self.retry, timeout=self.timeout):
+            if snap.exists:
+                found[snap.reference.path] = (snap.to_dict() or {}, snap.update_time)
+        return [found.get(ref.path, (None, None)) for ref in refs]
 
     async def ping(self) -> None:
         """Read one small document, so that a failure proves Firestore unreachable."""
@@ -122,7 +142,7 @@ def _translated(method: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[
         try:
             return await method(self, *args, **kwargs)
         except (gexc.GoogleAPIError, asyncio.TimeoutError) as exc:
-            raise self.storage.unavailable(exc) from exc
+            raise self.storage.error_for(exc) from exc
 
     return wrapper
 
@@ -134,6 +154,6 @@ def _translated_gen(method: Callable[..., Any]) -> Callable[..., Any]:
             async for item in method(self, *args, **kwargs):
                 yield item
         except (gexc.GoogleAPIError, asyncio.TimeoutError) as exc:
-            raise self.storage.unavailable(exc) from exc
+            raise self.storage.error_for(exc) from exc
 
     return wrapper

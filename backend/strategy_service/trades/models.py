@@ -44,6 +44,8 @@ class Trade:
         received_at: server time of a backtest fill; last_updated: last mark or close.
         exit_price, exit_reason, closed_at, closed_at_iso, realized_pnl,
             realized_pnl_percent, is_win: the close (CLOSED only).
+        agg_gen: the newest aggregate generation its close was added to (never shown;
+            a rebuild catches up the trades still in the older one).
         version: the stored document's update time (the precondition of a change).
     """
 
@@ -78,6 +80,7 @@ class Trade:
     realized_pnl: Decimal | None = None
     realized_pnl_percent: Decimal | None = None
     is_win: bool | None = None
+    agg_gen: int | None = None
     version: Any = field(default=None, compare=False, repr=False)
 
     @property
@@ -86,11 +89,13 @@ class Trade:
         return self.status != CLOSED
 
     def closed(self, *, exit_price: Decimal, exit_reason: str, closed_at: datetime, pnl: Decimal,
-               pnl_percent: Decimal) -> Trade:
-        """This trade CLOSED at ``exit_price`` with realized ``pnl`` (USD) and ``pnl_percent``."""
+               pnl_percent: Decimal, agg_gen: int) -> Trade:
+        """This trade CLOSED at ``exit_price`` with realized ``pnl`` (USD) and ``pnl_percent``,
+        added to the aggregates through generation ``agg_gen``."""
         return replace(self, status=CLOSED, exit_price=exit_price, exit_reason=exit_reason, closed_at=closed_at,
                        closed_at_iso=closed_at.isoformat(), current_price=exit_price, current_pnl=pnl,
-                       pnl_percent=pnl_percent, realized_pnl=pnl, realized_pnl_percent=pnl_percent, is_win=pnl > 0)
+                       pnl_percent=pnl_percent, realized_pnl=pnl, realized_pnl_percent=pnl_percent, is_win=pnl > 0,
+                       agg_gen=agg_gen)
 
 
 #: The stored/API field names of :class:`Trade` (``client`` is flattened, ``version`` is not stored).

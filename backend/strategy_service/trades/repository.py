@@ -19,10 +19,15 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_document import DocumentSnapshot
 
-from ..core.aggregates import TradeFacts
+from dataclasses import replace
+
+from ..core.errors import StorageRejected
 from ..core.money import to_decimal, to_plain_str
-from ..performance.repository import stage_close
+from ..performance.repository import AggregateRepository
+from ..quotes.models import Quote
+from ..quotes.repository import LIVE_QUOTES, quote_of
 from ..storage.client import USERS, Repository
+from ..users.repository import settings_fields, settings_ref
 from .models import BACKTEST, CLIENT_FIELDS, CLOSED, OPEN, PAPER, TRADE_FIELDS, PaperOrder, Trade
 
 SHADOW_TRADES = "shadowTradeHistory"
@@ -33,7 +38,7 @@ _DECIMALS = {"quantity", "notional", "entry_price", "current_price", "current_pn
              "risk_amount", "quote_bid", "quote_ask", "exit_price", "realized_pnl", "realized_pnl_percent"}
 #: Fields written by a close (besides the back-compat copies ``final_pnl``, ``final_pnl_percent``).
 _CLOSE_FIELDS = ("status", "exit_price", "exit_reason", "closed_at", "closed_at_iso", "current_price", "current_pnl",
-                 "pnl_percent", "realized_pnl", "realized_pnl_percent", "is_win")
+                 "pnl_percent", "realized_pnl", "realized_pnl_percent", "is_win", "agg_gen", "last_updated")
 
 
 def _encode(value: Any) -> Any:
@@ -45,16 +50,13 @@ def _decimal(value: Any, name: str) -> Decimal | None:
 
 
 def trade_document(trade: Trade) -> dict[str, Any]:
-    """The stored document of a new trade: every set field; the quote at fill of a paper
-    trade even when one side is missing; the server's time as ``created_at`` of a paper
-    trade and as ``received_at`` of a backtest trade."""
+    """The stored document of a new trade: every set field, and the quote at fill of a
+    paper trade even when one side is missing. Times are the service clock's (decision
+    D6): what is written is what the answer shows."""
     doc = {name: _encode(getattr(trade, name)) for name in TRADE_FIELDS if getattr(trade, name) is not None}
     doc.update(trade.client)
     if trade.source == PAPER:
         doc["quote_bid"], doc["quote_ask"] = _encode(trade.quote_bid), _encode(trade.quote_ask)
-        doc["created_at"] = firestore.SERVER_TIMESTAMP
-    else:
-        doc["received_at"] = firestore.SERVER_TIMESTAMP
     return doc
 
 
@@ -71,6 +73,8 @@ def trade_of(doc: dict[str, Any], version: Any = None) -> Trade:
             value = _decimal(value, name)
         elif name in ("created_at", "closed_at", "received_at", "last_updated") and not isinstance(value, datetime):
             value = None
+        elif name == "agg_gen" and value is not None:
+            value = int(value)
         if value is not None:
             values[name] = value
     values.setdefault("source", PAPER)
@@ -82,48 +86,120 @@ def _trade(snap: DocumentSnapshot) -> Trade:
     return trade_of(snap.to_dict() or {}, snap.update_time)
 
 
+def _paper_order(doc: dict[str, Any]) -> PaperOrder:
+    known = set(PaperOrder.__dataclass_fields__) - {"client"}
+    values = {k: (_decimal(v, k) if k in _DECIMALS else v) for k, v in doc.items() if k in known}
+    return PaperOrder(**values, client={k: doc[k] for k in CLIENT_FIELDS if doc.get(k) is not None})
+
+
 class TradeRepository(Repository):
-    """Reads and writes trades, paper orders and the shadow-mode flag."""
+    """Reads and writes trades, paper orders and the shadow-mode flag.
+
+    Args:
+        storage: the process's storage; aggregates: the repository whose documents a close
+            writes in the same batch.
+    """
+
+    def __init__(self, storage: Any, aggregates: AggregateRepository) -> None:
+        super().__init__(storage)
+        self.aggregates = aggregates
 
     def _ref(self, uid: str, shadow_id: str) -> Any:
         return self.client.collection(USERS, uid, SHADOW_TRADES).document(shadow_id)
 
     # -- trades ------------------------------------------------------------------------
+    async def read_for_execute(self, uid: str, *, symbol: str | None, trade_id: str | None,
+                               paper_order: bool = False) -> tuple[Quote | None, bool | None, Trade | PaperOrder | None]:
+        """What an execute reads, in one round trip: the live quote of ``symbol`` (when
+        given), ``systemStatus/config.is_shadow_mode`` (None when missing or not a bool) and
+        the trade (or paper order) with id ``trade_id`` (an idempotent retry), when given."""
+        refs = [self.client.collection(SYSTEM_STATUS).document("config")]
+        if symbol is not None:
+            refs.append(self.client.collection(LIVE_QUOTES).document(symbol))
+        if trade_id is not None:
+            refs.append(self.client.collection(PAPER_ORDERS).document(trade_id) if paper_order else self._ref(uid, trade_id))
+        found = await self.storage.get_many(refs)
+        flag = (found[0][0] or {}).get("is_shadow_mode")
+        quote = quote_of(symbol, found[1][0]) if symbol is not None and found[1][0] is not None else None
+        existing = None
+        if trade_id is not None and found[-1][0] is not None:
+            existing = _paper_order(found[-1][0]) if paper_order else trade_of(found[-1][0], found[-1][1])
+        return quote, flag if isinstance(flag, bool) else None, existing
+
+    async def read_for_close(self, uid: str, *, symbol: str | None) -> tuple[Quote | None, dict[str, Any]]:
+        """What a close reads besides the trade, in one round trip: the live quote of
+        ``symbol`` (when given) and the user's stored settings fields."""
+        refs = [settings_ref(self.client, uid)] + ([self.client.collection(LIVE_QUOTES).document(symbol)] if symbol else [])
+        found = await self.storage.get_many(refs)
+        quote = quote_of(symbol, found[1][0]) if symbol and found[1][0] is not None else None
+        return quote, settings_fields(found[0][0], found[0][1])
+
     async def create(self, trade: Trade) -> Trade | None:
-        """Create a new trade; returns it as stored, or None when the id exists already."""
+        """Create a new trade; returns it as written (with its version), or None when the id
+        exists already."""
         ref = self._ref(trade.uid, trade.shadow_id)
         try:
-            await ref.create(trade_document(trade), retry=self.retry, timeout=self.timeout)
+            result = await ref.create(trade_document(trade), retry=self.retry, timeout=self.timeout)
         except gexc.AlreadyExists:
             return None
-        snap = await ref.get(retry=self.retry, timeout=self.timeout)
-        return _trade(snap)
+        return replace(trade, version=result.update_time)
 
     async def get(self, uid: str, shadow_id: str) -> Trade | None:
         """The user's trade, or None (also for another user's trade id)."""
         snap = await self._ref(uid, shadow_id).get(retry=self.retry, timeout=self.timeout)
         return _trade(snap) if snap.exists else None
 
-    async def close(self, closed: Trade, *, facts: TradeFacts) -> Trade | None:
-        """Write a close and add it to the aggregates, in one atomic batch.
+    async def close(self, closed: Trade, *, writes: list[tuple[str, str, dict[str, Any]]]) -> Trade | None:
+        """Write a close and add it to the aggregates (``writes``), in one atomic batch.
 
         The trade update carries the precondition ``last_update_time == closed.version``:
-        of any number of concurrent closes exactly one writes. Returns the trade as
-        stored, or None when the precondition failed (nothing written).
+        of any number of concurrent closes exactly one writes.
+
+        Returns:
+            The trade as written, or None when another writer changed it first (nothing
+            written).
+
+        Raises:
+            StorageRejected: Firestore refused the batch for good (a limit, an invalid
+                argument): the precondition still held, so retrying cannot help.
         """
         fields = {name: _encode(getattr(closed, name)) for name in _CLOSE_FIELDS}
         fields["final_pnl"], fields["final_pnl_percent"] = fields["realized_pnl"], fields["realized_pnl_percent"]
-        fields["last_updated"] = firestore.SERVER_TIMESTAMP
         batch = self.client.batch()
         ref = self._ref(closed.uid, closed.shadow_id)
         batch.update(ref, fields, option=self.client.write_option(last_update_time=closed.version))
-        stage_close(self.client, batch, closed.uid, facts)
+        self.aggregates.stage_close(batch, closed.uid, writes)
+        try:
+            results = await batch.commit(retry=self.retry, timeout=self.timeout)
+        except gexc.NotFound:
+            return None
+        except gexc.FailedPrecondition as exc:
+            now = await ref.get(retry=self.retry, timeout=self.timeout)
+            if now.exists and now.update_time == closed.version:  # not a lost race: the batch itself was refused
+                raise self.storage.error_for(exc) from exc
+            return None
+        return replace(closed, version=results[0].update_time)
+
+    async def closed_into(self, uid: str, gen: int, *, since: datetime) -> list[Trade]:
+        """The user's trades whose close went into aggregate generation ``gen`` at or after
+        ``since`` (a rebuild's catch-up; index ``agg_gen, last_updated``)."""
+        query = (self.client.collection(USERS, uid, SHADOW_TRADES)
+                 .where(filter=firestore.FieldFilter("agg_gen", "==", gen))
+                 .where(filter=firestore.FieldFilter("last_updated", ">=", since)))
+        return [_trade(s) async for s in query.stream(retry=self.retry, timeout=self.timeout)]
+
+    async def move_generation(self, trade: Trade, gen: int, writes: list[tuple[str, str, dict[str, Any]]]) -> bool:
+        """Add a closed trade to generation ``gen`` (``writes``) and record ``agg_gen = gen``
+        on it, in one batch under its precondition: False when it changed meanwhile."""
+        batch = self.client.batch()
+        batch.update(self._ref(trade.uid, trade.shadow_id), {"agg_gen": gen},
+                     option=self.client.write_option(last_update_time=trade.version))
+        self.aggregates.stage_close(batch, trade.uid, writes)
         try:
             await batch.commit(retry=self.retry, timeout=self.timeout)
         except (gexc.FailedPrecondition, gexc.NotFound):
-            return None
-        snap = await ref.get(retry=self.retry, timeout=self.timeout)
-        return _trade(snap)
+            return False
+        return True
 
     async def mark(self, trade: Trade, *, current_price: Decimal, current_pnl: Decimal, pnl_percent: Decimal) -> bool:
         """Store a mark-to-market if nobody wrote the trade since it was read; False when
@@ -176,26 +252,20 @@ class TradeRepository(Repository):
 
     # -- paper orders and the shadow-mode flag -----------------------------------------
     async def create_paper_order(self, order: PaperOrder) -> PaperOrder | None:
-        """Create ``paper_orders/{order_id}``; returns it as stored, or None when it exists."""
+        """Create ``paper_orders/{order_id}``; returns it as written, or None when it exists."""
         doc = {name: _encode(value) for name, value in vars(order).items() if value is not None and name != "client"}
         doc.update(order.client)
-        doc["created_at"] = firestore.SERVER_TIMESTAMP
         ref = self.client.collection(PAPER_ORDERS).document(order.order_id)
         try:
             await ref.create(doc, retry=self.retry, timeout=self.timeout)
         except gexc.AlreadyExists:
             return None
-        return await self.get_paper_order(order.order_id)
+        return order
 
     async def get_paper_order(self, order_id: str) -> PaperOrder | None:
         """The paper order, or None."""
         snap = await self.client.collection(PAPER_ORDERS).document(order_id).get(retry=self.retry, timeout=self.timeout)
-        if not snap.exists:
-            return None
-        doc = snap.to_dict() or {}
-        known = set(PaperOrder.__dataclass_fields__) - {"client"}
-        values = {k: (_decimal(v, k) if k in _DECIMALS else v) for k, v in doc.items() if k in known}
-        return PaperOrder(**values, client={k: doc[k] for k in CLIENT_FIELDS if doc.get(k) is not None})
+        return _paper_order(snap.to_dict() or {}) if snap.exists else None
 
     async def read_shadow_mode(self) -> bool | None:
         """``systemStatus/config.is_shadow_mode``; None when missing or not a bool."""
@@ -209,4 +279,4 @@ class TradeRepository(Repository):
             {"is_shadow_mode": enabled}, merge=True, retry=self.retry, timeout=self.timeout)
 
 
-__all__ = ["BACKTEST", "CLOSED", "TradeRepository", "trade_document", "trade_of"]
+__all__ = ["BACKTEST", "CLOSED", "StorageRejected", "TradeRepository", "trade_document", "trade_of"]

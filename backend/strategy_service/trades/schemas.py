@@ -116,10 +116,10 @@ def _json(value: Any) -> Any:
 
 def trade_view(trade: Trade) -> dict[str, Any]:
     """API shape of a shadow trade: every stored field (the server-only ``request_hash``
-    left out), ``id`` and ``mode`` added, and the back-compat copies ``final_pnl`` and
+    and ``agg_gen`` left out), ``id`` and ``mode`` added, and the back-compat copies ``final_pnl`` and
     ``final_pnl_percent`` of a CLOSED trade."""
     out = {name: _json(getattr(trade, name)) for name in TRADE_FIELDS
-           if getattr(trade, name) is not None and name != "request_hash"}
+           if getattr(trade, name) is not None and name not in ("request_hash", "agg_gen")}
     if trade.source == PAPER:
         out.setdefault("quote_bid", None)
         out.setdefault("quote_ask", None)

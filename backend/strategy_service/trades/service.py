@@ -6,16 +6,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
 
 from ..config import Settings
-from ..core.errors import StorageUnavailable
 from ..core.money import MONEY_CONTEXT, localcontext, quantize_quantity, quantize_usd
 from ..core.aggregates import facts_of
 from ..core.pnl import compute_trade_pnl
-from ..quotes.service import QuoteService, entry_price_from, exit_price_from
-from ..users.service import UserService
+from ..performance.repository import AggregateRepository
+from ..quotes.service import checked_quote, entry_price_from, exit_price_from
+from ..users.service import settings_of
 from .errors import (
     BacktestFillRequired,
     ClosedBeforeFilled,
@@ -79,35 +80,26 @@ class TradeService:
     """Executing and closing trades.
 
     Args:
-        trades: the trades repository; quotes: live quotes; users: settings (time zone);
+        trades: the trades repository (which also reads the quote, the shadow-mode flag and
+            the user's settings a fill or close needs, in one round trip);
+        aggregates: the aggregates repository (the documents a close adds to);
         settings: the service settings (``MAX_QUOTE_AGE_SECONDS``).
     """
 
-    def __init__(self, trades: TradeRepository, quotes: QuoteService, users: UserService, settings: Settings) -> None:
+    def __init__(self, trades: TradeRepository, aggregates: AggregateRepository, settings: Settings) -> None:
         self.trades = trades
-        self.quotes = quotes
-        self.users = users
+        self.aggregates = aggregates
         self.settings = settings
-
-    async def shadow_mode(self) -> bool:
-        """Shadow mode from ``systemStatus/config.is_shadow_mode``.
-
-        Fail-safe: a missing document or field, a non-bool value or a failed read all mean
-        shadow (no order leaves the service).
-        """
-        try:
-            value = await self.trades.read_shadow_mode()
-        except StorageUnavailable:
-            log.warning("shadow mode read failed, staying in shadow mode")
-            return True
-        return True if value is None else value
 
     async def execute(self, uid: str, cmd: ExecuteCommand) -> Trade | PaperOrder:
         """Fill a trade at the live quote (shadow) or record a paper order (shadow mode off).
 
         A backtest trade fills at its bar's ``price`` and ``filled_at`` and is never an
         order, whatever the mode. With an idempotency key, a retry returns the original
-        trade instead of filling twice.
+        trade instead of filling twice. Shadow mode comes from
+        ``systemStatus/config.is_shadow_mode``, fail-safe: missing or not a bool means
+        shadow. Two storage round trips: the quote, the flag and a retried trade together;
+        then the create. The answer is built from what was written.
 
         Returns:
             The stored trade (or paper order).
@@ -121,20 +113,21 @@ class TradeService:
         if cmd.quantity is None and cmd.notional is None:
             raise QuantityOrNotionalRequired("Give a quantity or a notional (USD) for the trade.")
         client_fill = client_priced(cmd.source, cmd.price, cmd.filled_at, what="fill")
-        shadow = True if client_fill else await self.shadow_mode()
         trade_id = idempotent_id(uid, cmd.idempotency_key) if cmd.idempotency_key else uuid.uuid4().hex
+        quote, flag, existing = await self.trades.read_for_execute(
+            uid, symbol=None if client_fill else cmd.symbol, trade_id=trade_id if cmd.idempotency_key else None)
+        # a backtest is a replay of history: it never reaches a broker, whatever the mode
+        shadow = True if client_fill or flag is None else flag
+        if cmd.idempotency_key and not shadow:
+            existing = await self.trades.get_paper_order(trade_id)
+        if existing is not None:  # a retry must not need a fresh quote to get its answer back
+            _same_request(existing.request_hash, cmd.request_hash)
+            return existing
 
-        if cmd.idempotency_key:  # a retry must not need a fresh quote to get its answer back
-            existing = await (self.trades.get(uid, trade_id) if shadow else self.trades.get_paper_order(trade_id))
-            if existing is not None:
-                _same_request(existing.request_hash, cmd.request_hash)
-                return existing
-
-        quote = None
         if client_fill:
             entry, filled_at = client_fill
         else:
-            quote = await self.quotes.usable(cmd.symbol, max_age_seconds=self.settings.MAX_QUOTE_AGE_SECONDS)
+            quote = checked_quote(quote, cmd.symbol, max_age_seconds=self.settings.MAX_QUOTE_AGE_SECONDS)
             entry, filled_at = entry_price_from(quote, cmd.side), None
         with localcontext(MONEY_CONTEXT):
             quantity = quantize_quantity(cmd.quantity if cmd.quantity is not None else cmd.notional / entry)
@@ -151,7 +144,7 @@ class TradeService:
         if not shadow:
             order = PaperOrder(order_id=trade_id, uid=uid, symbol=cmd.symbol, side=cmd.side, quantity=quantity,
                                notional=notional, entry_price=entry, strategy_id=cmd.strategy_id, source=cmd.source,
-                               created_at_iso=now.isoformat(), request_hash=cmd.request_hash,
+                               created_at=now, created_at_iso=now.isoformat(), request_hash=cmd.request_hash,
                                idempotency_key=cmd.idempotency_key, stop_loss=cmd.stop_loss, risk_amount=risk,
                                client=cmd.client)
             stored = await self.trades.create_paper_order(order)
@@ -165,7 +158,8 @@ class TradeService:
         trade = Trade(
             shadow_id=trade_id, uid=uid, symbol=cmd.symbol, side=cmd.side, quantity=quantity, notional=notional,
             entry_price=entry, strategy_id=cmd.strategy_id, source=cmd.source,
-            created_at=filled_at, created_at_iso=(filled_at or now).isoformat(), current_price=entry,
+            created_at=filled_at or now, created_at_iso=(filled_at or now).isoformat(), current_price=entry,
+            received_at=now if filled_at else None,
             request_hash=cmd.request_hash, idempotency_key=cmd.idempotency_key, stop_loss=cmd.stop_loss,
             risk_amount=risk, quote_bid=quote.bid if quote else None, quote_ask=quote.ask if quote else None,
             client=cmd.client,
@@ -203,7 +197,9 @@ class TradeService:
         :func:`~..core.pnl.compute_trade_pnl`, never read from ``current_pnl``. The write
         is an update under a ``last_update_time`` precondition, in one batch with the
         aggregates: of any number of concurrent closes exactly one writes; the others
-        re-read and return the stored result.
+        re-read and return the stored result. Three storage round trips: the trade; its
+        quote and the user's settings together; the commit. The answer is built from what
+        was written.
 
         Args:
             price, closed_at: backtest trades only (USD per unit; timezone-aware).
@@ -214,33 +210,36 @@ class TradeService:
         Raises:
             TradeNotFound; NoQuoteToFill, QuoteStale, QuoteInvalid, PriceNotAllowed,
             BacktestFillRequired, TimeInFuture, ClosedBeforeFilled (the trade stays OPEN);
-            TradeBusy when other writers kept changing the trade through every attempt.
+            TradeBusy when other writers kept changing the trade through every attempt;
+            StorageRejected when Firestore refused the batch for good (never retried).
         """
-        user_settings = None
         for _ in range(CLOSE_ATTEMPTS):
             trade = await self.get(uid, shadow_id)
             if not trade.is_open:
                 return trade
             client_exit = client_priced(trade.source, price, closed_at, what="exit")
+            quote, fields = await self.trades.read_for_close(uid, symbol=None if client_exit else trade.symbol)
             if client_exit:
                 exit_price, now = client_exit
                 if trade.created_at is not None and now < trade.created_at:
                     raise ClosedBeforeFilled("closed_at is before the trade's fill time.")
             else:
-                quote = await self.quotes.usable(trade.symbol, max_age_seconds=self.settings.MAX_QUOTE_AGE_SECONDS)
+                quote = checked_quote(quote, trade.symbol, max_age_seconds=self.settings.MAX_QUOTE_AGE_SECONDS)
                 exit_price = exit_price_from(quote, trade.side)
                 # the stored close time is the one the aggregates use (not a server timestamp)
                 now = datetime.now(timezone.utc)
-            if user_settings is None:
-                user_settings = await self.users.get(uid)
+            user_settings = settings_of(fields)
             pnl, pnl_percent = compute_trade_pnl(entry_price=trade.entry_price, current_price=exit_price,
                                                  quantity=trade.quantity, side=trade.side)
-            facts = facts_of(trade_id=shadow_id, pnl=pnl, closed_at=now, opened_at=trade.created_at,
-                             source=trade.source, strategy_id=trade.strategy_id, symbol=trade.symbol,
-                             risk=trade.risk_amount, tz=user_settings.timezone)
-            closed = trade.closed(exit_price=exit_price, exit_reason=exit_reason, closed_at=now, pnl=pnl,
-                                  pnl_percent=pnl_percent)
-            stored = await self.trades.close(closed, facts=facts)
+            generations = user_settings.writing()
+            facts = [(g.number, facts_of(trade_id=shadow_id, pnl=pnl, closed_at=now, opened_at=trade.created_at,
+                                         source=trade.source, strategy_id=trade.strategy_id, symbol=trade.symbol,
+                                         risk=trade.risk_amount, tz=g.timezone)) for g in generations]
+            closed = replace(trade.closed(exit_price=exit_price, exit_reason=exit_reason, closed_at=now, pnl=pnl,
+                                          pnl_percent=pnl_percent, agg_gen=generations[-1].number),
+                             last_updated=datetime.now(timezone.utc))
+            writes = self.aggregates.writes_for_close(uid, facts, min_shards=user_settings.min_shards)
+            stored = await self.trades.close(closed, writes=writes)
             if stored is not None:
                 return stored
         raise TradeBusy(f"Shadow trade {shadow_id} kept changing while closing; retry.", headers={"Retry-After": "1"})
