@@ -1,0 +1,197 @@
+"""The aggregates at production scale, on the emulator: every document within Firestore's
+production limits at the stated activity (proved from the documents the code writes),
+shards added exactly, a rebuild beside live closes, and storage refusals classified."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from google.api_core import exceptions as gexc
+from google.cloud.firestore_v1.async_batch import AsyncWriteBatch
+
+from backend.strategy_service.core.aggregates import TradeFacts
+from backend.strategy_service.performance.repository import (
+    AGGREGATE_COLLECTIONS,
+    CELL_PARTITIONS,
+    GROUP_PARTITIONS,
+    MIN_SEQUENCE_SHARDS,
+    close_writes,
+    snapshot_documents,
+)
+from backend.strategy_service.storage import budget
+from backend.strategy_service.storage.client import USERS
+from tests.support import user_docs, user_ref
+
+ROOT = Path(__file__).resolve().parents[2]
+OVERRIDES = budget.load_overrides(ROOT / "firestore.indexes.json")
+#: The activity every document must hold at (issue 11): cells in a day, closes in a day.
+CELLS_PER_DAY = 7_500
+CLOSES_PER_DAY = 50_000
+#: Distinct (dimension, value) groups in a month the group partitions are sized for.
+GROUPS_PER_MONTH = 100_000
+UID = "u" * 28  # Firebase uids are 28 characters
+
+
+def _limits(collection: str, doc_id: str, fields: dict, *, uid: str = UID) -> tuple[int, int]:
+    size = budget.document_size([USERS, uid, collection, doc_id], fields)
+    entries = budget.index_entries(collection, fields, OVERRIDES)
+    assert size <= budget.MAX_DOCUMENT_BYTES, (collection, doc_id, size)
+    assert entries <= budget.MAX_INDEX_ENTRIES_PER_DOCUMENT, (collection, doc_id, entries)
+    return size, entries
+
+
+def _facts(i: int, day: date, cell: int, minute: int) -> TradeFacts:
+    """A close with realistic widths: a 32-hex id, long strategy and symbol names, a risk."""
+    pnl = (i * 7919) % 200_001 - 100_000
+    return TradeFacts(f"{i:032x}", 1_700_000_000_000_000 + i, day, "backtest", f"strategy-{cell % 3:02d}-momentum",
+                      f"SYM{cell // 3:05d}.XX", pnl, r_units=pnl * 3, risk_cents=25_000, hold_us=86_400_000_000 + i,
+                      minute=minute)
+
+
+class TestStorageBudget:
+    def test_the_exemptions_cover_every_aggregate_map(self):
+        for collection, fields in AGGREGATE_COLLECTIONS.items():
+            for field in fields:
+                assert budget.index_entries(collection, {field: {"a": {"b": 1}}}, OVERRIDES) == 0, (collection, field)
+
+    def test_every_document_kind_holds_at_the_stated_activity(self):
+        """The documents of one day at 7,500 cells and 50,000 closes (all in one minute: the
+        worst case for a sequence document), 20 years in, built by the same functions the
+        closes and the rebuild write with, within 1 MiB and 40,000 index entries each."""
+        day = date(2046, 6, 15)  # 20 years of history: ids do not grow with the years
+        facts = [_facts(i, day, i % CELLS_PER_DAY, 570) for i in range(CLOSES_PER_DAY)]
+        docs = snapshot_documents(12, facts)
+        worst: dict[str, tuple[int, int]] = {}
+        for (collection, doc_id), fields in docs.items():
+            size, entries = _limits(collection, doc_id, fields)
+            worst[collection] = max(worst.get(collection, (0, 0)), (size, entries))
+        cells = [d for (c, _), d in docs.items() if c == "aggCells"]
+        assert len(cells) == CELL_PARTITIONS and sum(len(d["c"]) for d in cells) == CELLS_PER_DAY
+        assert sum(len(d["t"]) for (c, _), d in docs.items() if c == "aggSeq") == CLOSES_PER_DAY
+        assert worst["aggSeq"][0] < 600_000 and worst["aggCells"][0] < 900_000
+        # a month of groups: 100,000 distinct symbols and strategies in its 16 partitions
+        month = [_facts(i, date(2046, 6, 1 + i % 28), i, 0) for i in range(GROUPS_PER_MONTH // 2)]
+        for (collection, doc_id), fields in snapshot_documents(12, month).items():
+            if collection == "aggGroups":
+                _limits(collection, doc_id, fields)
+        # a month of minute counts: a close in every minute of every day
+        minutes = [_facts(i, date(2046, 7, 1 + i // 1440 % 31), 0, i % 1440) for i in range(31 * 1440)]
+        for (collection, doc_id), fields in snapshot_documents(12, minutes).items():
+            if collection == "aggDays":
+                _limits(collection, doc_id, fields)
+
+    def test_one_close_stays_under_the_commit_limits(self):
+        facts = _facts(1, date(2026, 11, 20), 1, 600)
+        writes = close_writes(3, facts, 64) + close_writes(4, facts, 64)  # a rebuild's dual write
+        assert len(writes) + 1 <= 500
+        for _, _, fields in writes:
+            assert budget.transform_count(fields) <= budget.MAX_FIELD_TRANSFORMS_PER_DOCUMENT
+        assert sum(budget.transform_count(f) for _, _, f in close_writes(3, facts, 1)) <= 40
+
+    async def test_the_real_write_path_stays_within_the_snapshot_bounds(self, client, auth, db, services):
+        """The documents the closes really wrote (read back from the emulator) are within the
+        limits, and none is larger than the same document written by the rebuild's
+        ``snapshot_documents``, whose full-scale sizes the test above bounds."""
+        base = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
+
+        async def trade(i: int) -> None:
+            moment = base + timedelta(days=i % 3, minutes=i % 7)
+            r = await client.post("/trades/execute", headers=auth(), json={
+                "symbol": f"S{i % 20}", "side": "BUY", "quantity": "3", "strategy_id": f"strat-{i % 4}",
+                "source": "backtest", "price": "100", "filled_at": moment.isoformat(), "risk_amount": "10"})
+            assert r.status_code == 201, r.text
+            r = await client.post("/trades/close-shadow", headers=auth(), json={
+                "shadow_id": r.json()["id"], "price": f"{100 + (i % 11) - 5}", "closed_at": (moment + timedelta(minutes=30)).isoformat()})
+            assert r.status_code == 200, r.text
+
+        for start in range(0, 120, 20):
+            await asyncio.gather(*[trade(i) for i in range(start, start + 20)])
+        assert await services.maintenance.verify("alice") == []
+        rec = await services.maintenance.recompute("alice")
+        bound: dict[tuple[str, str], int] = {}
+        for (collection, doc_id), fields in snapshot_documents(0, rec.facts).items():
+            if collection == "aggSeq":  # a minute's entries, whatever shard the load chose
+                doc_id = "~".join(doc_id.split("~")[:-1] + ["00"])
+            key = (collection, doc_id)
+            bound[key] = bound.get(key, 0) + budget.document_size([USERS, "alice", collection, doc_id], fields)
+        written = 0
+        for collection in AGGREGATE_COLLECTIONS:
+            for doc_id, fields in (await user_docs(db, "alice", collection)).items():
+                size, _ = _limits(collection, doc_id, fields, uid="alice")
+                single = "~".join(doc_id.split("~")[:-1] + ["00"])  # every shard of it in one
+                if (collection, single) in bound:
+                    assert size <= bound[(collection, single)] + 64, (collection, doc_id)
+                written += 1
+        assert written > 10
+
+
+class TestShards:
+    async def test_many_shards_add_up_exactly(self, client, auth, publish, execute, db, services):
+        await user_ref(db, "alice", "settings", "profile").set({"aggregate_shards": 16}, merge=True)
+        await publish("AAPL", bid="100", ask="100.02")
+        trades = [await execute(symbol="AAPL", side=random.Random(i).choice(["BUY", "SELL"]), quantity="2")
+                  for i in range(40)]
+        await publish("AAPL", bid="100.50", ask="100.52")
+        await asyncio.gather(*[client.post("/trades/close-shadow", json={"shadow_id": t["id"]}, headers=auth())
+                               for t in trades])
+        summaries = await user_docs(db, "alice", "aggSummary")
+        assert len(summaries) > 4 and sum(d.get("n", 0) for d in summaries.values()) == 40
+        assert len(await user_docs(db, "alice", "aggSeq")) >= MIN_SEQUENCE_SHARDS // 2
+        assert (await client.get("/api/metrics", headers=auth())).json()["totalTrades"] == 40
+        assert await services.maintenance.verify("alice") == []
+
+    def test_group_partitions_spread_the_keys(self):
+        parts = {doc_id.split("~")[2] for (c, doc_id) in snapshot_documents(
+            0, [_facts(i, date(2026, 1, 2), i, 0) for i in range(300)]) if c == "aggGroups"}
+        assert len(parts) == GROUP_PARTITIONS
+
+
+class TestRebuildBesideLiveCloses:
+    async def test_closes_during_a_rebuild_count_once_in_the_new_generation(self, client, auth, publish, execute, services):
+        await publish("AAPL", bid="100", ask="100.02")
+        before = [await execute(symbol="AAPL", side="BUY", quantity="1") for _ in range(12)]
+        during = [await execute(symbol="AAPL", side="SELL", quantity="2") for _ in range(12)]
+        await publish("AAPL", bid="101", ask="101.02")
+        for t in before:
+            assert (await client.post("/trades/close-shadow", json={"shadow_id": t["id"]}, headers=auth())).status_code == 200
+
+        async def close_slowly() -> None:
+            for t in during:
+                r = await client.post("/trades/close-shadow", json={"shadow_id": t["id"]}, headers=auth())
+                assert r.status_code == 200, r.text
+                await asyncio.sleep(0.03)
+
+        result, _ = await asyncio.gather(services.maintenance.rebuild("alice"), close_slowly())
+        settings = await services.users.get("alice")
+        assert settings.aggregates.number == result["generation"] == 1 and settings.rebuild is None
+        assert (await client.get("/api/metrics", headers=auth())).json()["totalTrades"] == 24
+        assert await services.maintenance.verify("alice") == []
+
+
+class TestStorageRefusals:
+    @pytest.mark.parametrize("refusal", [gexc.InvalidArgument("entity too big"),
+                                         gexc.FailedPrecondition("too many index entries for entity")],
+                             ids=["invalid-argument", "too-many-index-entries"])
+    async def test_a_permanent_refusal_is_500_storage_rejected_and_never_retried(
+            self, client, auth, publish, execute, monkeypatch, refusal):
+        await publish("AAPL", price="100")
+        trade = await execute(symbol="AAPL", side="BUY", quantity="1")
+        calls = []
+
+        async def refuse(self, *args, **kwargs):
+            calls.append(1)
+            raise refusal
+
+        with monkeypatch.context() as patch:
+            patch.setattr(AsyncWriteBatch, "commit", refuse)
+            r = await client.post("/trades/close-shadow", json={"shadow_id": trade["id"]}, headers=auth())
+        assert r.status_code == 500 and r.json()["error"]["code"] == "storage_rejected", r.text
+        assert len(calls) == 1  # no retry loop, no 409
+        got = (await client.get(f"/trades/shadow/{trade['id']}", headers=auth())).json()
+        assert got["status"] == "OPEN"
+        r = await client.post("/trades/close-shadow", json={"shadow_id": trade["id"]}, headers=auth())
+        assert r.status_code == 200 and r.json()["status"] == "CLOSED"  # once storage accepts again
