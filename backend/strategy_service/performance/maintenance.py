@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 #: verify checks the served dashboard and metrics unfiltered, per source, and for this
 #: many of the largest strategies and symbols (each a read of the serving path).
-VERIFY_GROUPS_PER_DIMENSION = 10
+VERIFY_GROUPS_PER_DIMENSION = 5
 
 
 def closed_trade_of(trade: Trade) -> ClosedTrade:
@@ -232,10 +232,11 @@ class Maintenance:
             label = json.dumps({k: v for k, v in flt.as_json().items() if v})
             chosen = [t for t, f in zip(rec.closed, rec.facts) if flt.matches_attributes(f.source, f.strategy_id, f.symbol)]
             expected_d = compute_dashboard(chosen, starting_capital=settings.starting_capital, tz=tz)
-            served_d = replace(await self.performance.dashboard(uid, flt), conventions=expected_d.conventions)
+            selection = await self.performance.load_selection(uid, flt, settings)
+            served_d = replace(self.performance.dashboard_of(selection, settings), conventions=expected_d.conventions)
             for f in fields(Dashboard):
                 _diff(f"dashboard {label} {f.name}", getattr(served_d, f.name), getattr(expected_d, f.name), out)
-            served_m = (await self.performance.shadow_metrics(uid, flt)).as_json()
+            served_m = self.performance.shadow_metrics_of(selection, [], {}).as_json()
             expected_m = compute_shadow_metrics(open_trades=[], closed_trades=chosen).as_json()
             for key in ("realized_pnl", "win_rate", "closed_trades", "wins", "max_drawdown_usd", "max_drawdown_percent"):
                 _diff(f"shadow metrics {label} {key}", served_m[key], expected_m[key], out)

@@ -144,7 +144,10 @@ class PerformanceService:
         trades passing ``flt``, with their settings, from the aggregates. While a rebuild
         runs, ``conventions.rebuild`` says so and in which time zone the days still are."""
         settings = await self.users.get(uid)
-        selection = await self.load_selection(uid, flt, settings)
+        return self.dashboard_of(await self.load_selection(uid, flt, settings), settings)
+
+    def dashboard_of(self, selection: Selection, settings: UserSettings) -> Dashboard:
+        """The dashboard of a loaded selection (see :meth:`dashboard`)."""
         dashboard = dashboard_from_aggregates(selection.rollup, selection.fold,
                                               starting_capital=settings.starting_capital,
                                               tz=settings.aggregates.timezone)
@@ -162,7 +165,11 @@ class PerformanceService:
         open_trades = [t for t in await self.trades.open_trades(uid)
                        if flt.matches_attributes(t.source, t.strategy_id, t.symbol)]
         quotes = await self.quotes.get_many(t.symbol for t in open_trades)
-        marks = {sym: q.as_mark() for sym, q in quotes.items()}
+        return self.shadow_metrics_of(selection, open_trades, {sym: q.as_mark() for sym, q in quotes.items()})
+
+    @staticmethod
+    def shadow_metrics_of(selection: Selection, open_trades: list[Any], marks: dict[str, Any]) -> ShadowMetrics:
+        """The shadow-mode metrics of a loaded selection and OPEN trades marked at ``marks``."""
         total, fold = selection.rollup.total(), selection.fold
         return shadow_metrics_from_aggregates(
             realized_pnl=usd_from_cents(total.pnl), closed_trades=total.n, wins=total.w,
