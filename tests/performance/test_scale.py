@@ -74,7 +74,7 @@ class TestStorageBudget:
         assert sum(len(d["t"]) for (c, _), d in docs.items() if c == "aggSeq") == CLOSES_PER_DAY
         assert worst["aggSeq"][0] < 600_000 and worst["aggCells"][0] < 900_000
         # a month of groups: 100,000 distinct symbols and strategies in its 16 partitions
-        month = [_facts(i, date(2046, 6, 1 + i % 28), i, 0) for i in range(GROUPS_PER_MONTH // 2)]
+        month = [_facts(i, date(2046, 6, 1 + i % 28), 3 * i, 0) for i in range(GROUPS_PER_MONTH)]  # a symbol each
         for (collection, doc_id), fields in snapshot_documents(12, month).items():
             if collection == "aggGroups":
                 _limits(collection, doc_id, fields)
