@@ -50,13 +50,11 @@ def replay_command(
     end: Annotated[str | None, typer.Option(help="Last bar date (YYYY-MM-DD).")] = None,
     uid: Annotated[str | None, typer.Option(help="Trading user (default: replay-<time>, a fresh user per run).")] = None,
     token: Annotated[str | None, typer.Option(envvar="STRATEGY_SERVICE_TOKEN", help="The user's ID token.")] = None,
-    publisher_token: Annotated[str | None, typer.Option(envvar="STRATEGY_SERVICE_PUBLISHER_TOKEN",
-                                                        help="A publisher's ID token (quotes).")] = None,
     report: Annotated[Path, typer.Option(help="HTML report path.")] = Path("reports/replay.html"),
 ) -> None:
-    """Replay a strategy over OHLCV bars through the running service over HTTP (bars as
-    quotes, backtest trades at the bars' prices and dates), then print the metrics and
-    write an HTML report. Without tokens, emulator tokens are made (emulator mode only)."""
+    """Replay a strategy over OHLCV bars through the running service over HTTP (backtest
+    trades at the bars' prices and dates; no quote is published), then print the metrics
+    and write an HTML report. Without --token, an emulator token is made (emulator mode only)."""
 
     console = Console()
     names = symbol or [p.stem.split("-")[0].upper() for p in csv_files]
@@ -77,13 +75,11 @@ def replay_command(
         raise typer.BadParameter(str(exc), param_hint="--strategy") from exc
     settings = get_settings()
     user = uid or "replay-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    if not token or not publisher_token:
+    if not token:
         if not settings.FIREBASE_AUTH_EMULATOR_HOST:
-            typer.echo("replay: give --token and --publisher-token (emulator tokens only in emulator mode)", err=True)
+            typer.echo("replay: give --token (emulator tokens only in emulator mode)", err=True)
             raise typer.Exit(2)
-        project = settings.GOOGLE_CLOUD_PROJECT
-        token = token or make_emulator_token(user, project)
-        publisher_token = publisher_token or make_emulator_token("replay-feed", project, claims={"role": settings.PUBLISHER_ROLE})
+        token = make_emulator_token(user, settings.GOOGLE_CLOUD_PROJECT)
 
     async def run():
         async with httpx.AsyncClient(base_url=url, timeout=60) as client:
@@ -92,8 +88,7 @@ def replay_command(
                 task = progress.add_task("replaying", total=sum(len(b) for b in series.values()))
                 return await replay(
                     client, series=series, make_strategy=lambda: load_strategy(strategy, **options),
-                    user_headers={"Authorization": f"Bearer {token}"},
-                    publisher_headers={"Authorization": f"Bearer {publisher_token}"}, uid=user,
+                    user_headers={"Authorization": f"Bearer {token}"}, uid=user,
                     notional=_decimal_or_none(notional, "--notional"), quantity=_decimal_or_none(quantity, "--quantity"),
                     on_bar=lambda sym, bar: progress.update(task, advance=1, description=f"{sym} {bar.day}"),
                 )

@@ -1,10 +1,10 @@
 """Replay a strategy over OHLCV bars through the running service, as a client strategy would.
 
-For every bar the replay publishes the bar's close as the symbol's live quote
-(``PUT /quotes/{symbol}``), asks the strategy for its target position, and turns a change
-of target into ``POST /trades/close-shadow`` and ``POST /trades/execute`` calls. These are
-backtest trades: they carry the bar's price and time, so that daily P&L and the equity
-curve span the replayed period. At the end it reads ``GET /trades/shadow/metrics`` and
+For every bar the replay asks the strategy for its target position and turns a change of
+target into ``POST /trades/close-shadow`` and ``POST /trades/execute`` calls. These are
+backtest trades: every fill and close carries its own price and time (the bar's), so
+daily P&L and the equity curve span the replayed period. The replay never publishes a
+quote: ``live_quotes``, which paper trades fill at, is left alone. At the end it reads ``GET /trades/shadow/metrics`` and
 ``GET /trades/shadow/dashboard`` for the run.
 
 Times: an order on a bar fills at that bar's close, at 16:00 in the bar time zone
@@ -207,6 +207,9 @@ class ReplayResult:
     trades: list[TradeRecord]
     metrics: dict[str, Any]
     dashboard: dict[str, Any]
+    #: The replayed range: the first and the last bar date over every symbol.
+    first_day: date | None = None
+    last_day: date | None = None
 
 
 class ServiceCallFailed(RuntimeError):
@@ -230,7 +233,6 @@ async def replay(
     series: dict[str, list[Bar]],
     make_strategy: Callable[[], Any],
     user_headers: dict[str, str],
-    publisher_headers: dict[str, str],
     uid: str,
     notional: Decimal | None = Decimal("10000"),
     quantity: Decimal | None = None,
@@ -244,8 +246,7 @@ async def replay(
         series: symbol -> bars in date order.
         make_strategy: builds a :class:`Strategy`; called once per symbol, so each
             symbol starts from a fresh strategy state.
-        user_headers, publisher_headers: ``Authorization`` headers of the trading user and
-            of a quote publisher.
+        user_headers: the ``Authorization`` header of the trading user.
         uid: the trading user's id (reported only).
         notional: USD per entry (the service sizes ``notional / price`` to 0.000001), or
         quantity: units per entry (wins over notional).
@@ -283,7 +284,6 @@ async def replay(
             position, stop = None, None
 
         for i, bar in enumerate(bars):
-            await _call(client, "PUT", f"/quotes/{symbol}", publisher_headers, json={"price": str(bar.close)})
             if position is not None and stop is not None:
                 long = position.side == "BUY"
                 if (long and bar.low <= stop) or (not long and bar.high >= stop):
@@ -325,4 +325,6 @@ async def replay(
     params = {"source": "backtest", "strategy_id": strategy_id}
     metrics = await _call(client, "GET", "/trades/shadow/metrics", user_headers, params=params)
     dashboard = await _call(client, "GET", "/trades/shadow/dashboard", user_headers, params=params)
-    return ReplayResult(uid, strategy_id, total_bars, trades, metrics, dashboard)
+    days = [b.day for bars in series.values() for b in bars]
+    return ReplayResult(uid, strategy_id, total_bars, trades, metrics, dashboard,
+                        first_day=min(days, default=None), last_day=max(days, default=None))

@@ -76,7 +76,21 @@ class TestReplay:
         bars = read_ohlcv(DATA / "GOOG.csv")[:40]
         with pytest.raises(Exception, match="401"):
             await replay(client, series={"GOOG": bars}, make_strategy=MovingAverageCrossover, user_headers={},
-                         publisher_headers={}, uid="nobody")
+                         uid="nobody")
+
+    async def test_replay_leaves_live_quotes_untouched(self, client, auth, publish):
+        """Backtest fills carry their own prices: the replay publishes no quote, so what
+        paper trades fill at stays as the publisher left it."""
+        before = await publish("GOOG", bid="806.10", ask="806.19")
+        bars = read_ohlcv(DATA / "GOOG.csv")[:80]
+        eurusd = read_ohlcv(DATA / "EURUSD.csv")[:80]
+        result = await replay(client, series={"GOOG": bars, "EURUSD": eurusd},
+                              make_strategy=lambda: MovingAverageCrossover(fast=5, slow=20),
+                              user_headers=auth("replayer"), uid="replayer", run_id="q1")
+        assert result.trades  # the replay did trade
+        after = await client.get("/quotes/GOOG", headers=auth("someone"))
+        assert after.status_code == 200 and after.json() == before
+        assert (await client.get("/quotes/EURUSD", headers=auth("someone"))).status_code == 404
 
     async def test_shipped_data_metrics_equal_an_independent_computation(self, client, auth, tmp_path):
         params = {"fast": 5, "slow": 20, "long_short": True, "stop_pct": "3", "notional": "10000"}
@@ -86,7 +100,7 @@ class TestReplay:
         result = await replay(
             client, series=series,
             make_strategy=lambda: MovingAverageCrossover(fast=5, slow=20, long_short=True, stop_loss_percent=Decimal("3")),
-            user_headers=auth("replayer"), publisher_headers=auth.publisher(), uid="replayer", run_id="t1",
+            user_headers=auth("replayer"), uid="replayer", run_id="t1",
         )
         expected = []
         for sym, (start, end) in files.items():
