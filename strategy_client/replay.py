@@ -4,8 +4,8 @@ For every bar the replay asks the strategy for its target position and turns a c
 target into ``POST /trades/close-shadow`` and ``POST /trades/execute`` calls. These are
 backtest trades: every fill and close carries its own price and time (the bar's), so
 daily P&L and the equity curve span the replayed period. The replay never publishes a
-quote: ``live_quotes``, which paper trades fill at, is left alone. At the end it reads ``GET /trades/shadow/metrics`` and
-``GET /trades/shadow/dashboard`` for the run.
+quote: ``live_quotes``, which paper trades fill at, is left alone. At the end it reads
+``GET /trades/shadow/metrics`` and ``GET /trades/shadow/dashboard`` for the run.
 
 Times: an order on a bar fills at that bar's close, at 16:00 in the bar time zone
 (America/New_York by default). A stop hit during a bar exits at 12:00 that day, at the
