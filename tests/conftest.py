@@ -11,10 +11,17 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from hypothesis import settings as hypothesis_settings
 
 from backend.strategy_service.config import Settings
 from backend.strategy_service.auth.emulator import make_emulator_token
 from backend.strategy_service.main import create_app
+
+
+# property tests measure correctness, not speed: no per-example deadline (CI machines are
+# shared with the emulator and the other tests)
+hypothesis_settings.register_profile("ci", deadline=None)
+hypothesis_settings.load_profile("ci")
 
 
 def emulator_host() -> str:

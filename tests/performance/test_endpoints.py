@@ -94,7 +94,7 @@ class TestDashboard:
         await _bt(client, auth, symbol="AAPL", side="BUY", qty="1", entry="100", exit_="150",
                   closed_at=datetime(2024, 1, 2, 3, 0, tzinfo=timezone.utc))  # Jan 1, 22:00 in New York
         r = await client.put("/users/me/settings", json={"starting_capital": "1000"}, headers=auth())
-        assert r.json() == {"starting_capital": "1000.00", "timezone": "America/New_York"}
+        assert r.json() == {"starting_capital": "1000.00", "timezone": "America/New_York", "calendar": "XNYS"}
         body = (await client.get("/trades/shadow/dashboard", headers=auth())).json()
         assert (body["total_return"], body["daily_pnl"][0]["date"]) == (5, "2024-01-01")  # 50 / 1000
         await client.put("/users/me/settings", json={"timezone": "UTC"}, headers=auth())
@@ -119,9 +119,13 @@ class TestUserSettings:
 
     async def test_defaults_and_validation(self, client, auth):
         assert (await client.get("/users/me/settings", headers=auth())).json() == {
-            "starting_capital": "100000.00", "timezone": "America/New_York"}
+            "starting_capital": "100000.00", "timezone": "America/New_York", "calendar": "XNYS"}
         bad_tz = await client.put("/users/me/settings", json={"timezone": "Mars/Olympus"}, headers=auth())
         assert bad_tz.status_code == 422 and bad_tz.json()["error"]["code"] == "invalid_timezone"
+        bad_calendar = await client.put("/users/me/settings", json={"calendar": "MARS"}, headers=auth())
+        assert bad_calendar.status_code == 422 and bad_calendar.json()["error"]["code"] == "invalid_calendar"
+        crypto = await client.put("/users/me/settings", json={"calendar": "24/7"}, headers=auth())
+        assert crypto.json()["calendar"] == "24/7"
         assert (await client.put("/users/me/settings", json={"starting_capital": "-5"}, headers=auth())).status_code == 422
 
 

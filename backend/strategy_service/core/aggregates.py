@@ -116,6 +116,11 @@ class TradeFacts:
         return cell_key(self.day, self.source, self.strategy_id, self.symbol)
 
     @property
+    def opened_us(self) -> int | None:
+        """Entry time, microseconds since the epoch, or None without one."""
+        return None if self.hold_us is None else self.closed_at_us - self.hold_us
+
+    @property
     def order_key(self) -> tuple[int, str]:
         """Close order: ``(closed_at_us, trade_id)``."""
         return self.closed_at_us, self.trade_id
@@ -224,6 +229,7 @@ class CellStats:
             R (0.00000001 R^2 units); rk: sum of their risk, cents.
         hn: trades with an entry time; hs: sum of their holding times, microseconds.
         mx: largest single P&L, cents (None for no trade); mn: smallest, cents.
+        fo: the earliest entry (fill) time, microseconds since the epoch (None without one).
     """
 
     n: int = 0
@@ -241,6 +247,7 @@ class CellStats:
     hs: int = 0
     mx: int | None = None
     mn: int | None = None
+    fo: int | None = None
 
     @staticmethod
     def delta_of(t: TradeFacts) -> dict[str, int]:
@@ -263,6 +270,8 @@ class CellStats:
             setattr(self, name, getattr(self, name) + value)
         self.mx = t.pnl_cents if self.mx is None else max(self.mx, t.pnl_cents)
         self.mn = t.pnl_cents if self.mn is None else min(self.mn, t.pnl_cents)
+        if t.opened_us is not None:
+            self.fo = t.opened_us if self.fo is None else min(self.fo, t.opened_us)
 
     def add(self, other: CellStats) -> None:
         """Add another cell (sums add, extremes combine)."""
@@ -283,14 +292,18 @@ class CellStats:
             self.mx = other.mx if self.mx is None else max(self.mx, other.mx)
         if other.mn is not None:
             self.mn = other.mn if self.mn is None else min(self.mn, other.mn)
+        if other.fo is not None:
+            self.fo = other.fo if self.fo is None else min(self.fo, other.fo)
 
     def to_doc(self, counters: tuple[str, ...] = COUNTERS, *, extremes: bool = True) -> dict[str, int]:
-        """Storage shape: ``counters`` and (``extremes``) ``mx``/``mn``, left out while None."""
+        """Storage shape: ``counters`` and (``extremes``) ``mx``/``mn``/``fo``, left out while None."""
         out = {name: getattr(self, name) for name in counters}
         if not extremes:
             return out
         if self.mx is not None:
             out["mx"], out["mn"] = self.mx, self.mn  # type: ignore[assignment]
+        if self.fo is not None:
+            out["fo"] = self.fo
         return out
 
     @classmethod
@@ -299,6 +312,8 @@ class CellStats:
         stats = cls(**{name: int(doc.get(name, 0)) for name in COUNTERS})
         if doc.get("mx") is not None:
             stats.mx, stats.mn = int(doc["mx"]), int(doc["mn"])
+        if doc.get("fo") is not None:
+            stats.fo = int(doc["fo"])
         return stats
 
 

@@ -117,10 +117,10 @@ def std_from_sums(n: int, total: Decimal, squares: Decimal, ddof: int) -> Decima
         return max((n * squares - total * total) / (n * (n - ddof)), ZERO).sqrt()
 
 
-def sharpe_ratio(daily_returns: Sequence[Decimal]) -> Decimal | None:
-    """Sharpe ``mean / std x sqrt(252)`` of daily returns, population std (``np.std``),
-    risk-free rate 0 (dashboard metrics specification). None below 2 returns or at zero
-    deviation."""
+def sharpe_ratio(daily_returns: Sequence[Decimal], periods: int = TRADING_DAYS_PER_YEAR) -> Decimal | None:
+    """Sharpe ``mean / std x sqrt(periods)`` of daily returns, population std (``np.std``),
+    risk-free rate 0 (dashboard metrics specification, with ``periods`` = 252). None below
+    2 returns or at zero deviation."""
     if len(daily_returns) < 2:
         return None
     with localcontext(MONEY_CONTEXT):
@@ -128,11 +128,11 @@ def sharpe_ratio(daily_returns: Sequence[Decimal]) -> Decimal | None:
                             sum((r * r for r in daily_returns), ZERO), 0)
         if std == 0:
             return None
-        return mean(daily_returns) / std * Decimal(TRADING_DAYS_PER_YEAR).sqrt()
+        return mean(daily_returns) / std * Decimal(periods).sqrt()
 
 
-def sortino_ratio(daily_returns: Sequence[Decimal]) -> Decimal | None:
-    """Sortino ``mean / downside deviation x sqrt(252)``; downside deviation
+def sortino_ratio(daily_returns: Sequence[Decimal], periods: int = TRADING_DAYS_PER_YEAR) -> Decimal | None:
+    """Sortino ``mean / downside deviation x sqrt(periods)``; downside deviation
     ``sqrt(mean(min(r, 0)^2))`` over all returns (Sortino & Price 1994, target 0).
     None below 2 returns or without a negative return."""
     if len(daily_returns) < 2:
@@ -141,7 +141,7 @@ def sortino_ratio(daily_returns: Sequence[Decimal]) -> Decimal | None:
         downside = (sum((min(r, ZERO) ** 2 for r in daily_returns), ZERO) / len(daily_returns)).sqrt()
         if downside == 0:
             return None
-        return mean(daily_returns) / downside * Decimal(TRADING_DAYS_PER_YEAR).sqrt()
+        return mean(daily_returns) / downside * Decimal(periods).sqrt()
 
 
 def calmar_ratio(cagr_percent: Decimal, max_drawdown_percent: Decimal) -> Decimal | None:

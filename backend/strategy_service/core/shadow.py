@@ -70,8 +70,9 @@ class ShadowMetrics:
     max_drawdown_usd: Decimal
     max_drawdown_percent: Decimal
 
-    def as_json(self) -> dict[str, str | int]:
-        """The API shape: money and percentages as decimal strings, counts as integers."""
+    def as_json(self) -> dict[str, Any]:
+        """The API shape: money and percentages as decimal strings, counts as integers, and
+        the :data:`CONVENTIONS` they follow."""
         return {
             "realized_pnl": to_plain_str(self.realized_pnl),
             "unrealized_pnl": to_plain_str(self.unrealized_pnl),
@@ -82,10 +83,26 @@ class ShadowMetrics:
             "wins": self.wins,
             "max_drawdown_usd": to_plain_str(self.max_drawdown_usd),
             "max_drawdown_percent": to_plain_str(self.max_drawdown_percent),
+            "conventions": CONVENTIONS,
         }
 
 
 Marks = Mapping[str, Mapping[str, Any] | DecimalInput]
+
+#: How the shadow-mode figures are computed, in every answer (``conventions``).
+CONVENTIONS: dict[str, str] = {
+    "realized_pnl": "sum of the realized P&L of the selected CLOSED trades (dates filter their close dates), USD",
+    "unrealized_pnl": ("OPEN trades marked at the exit side of the live quote (a long at the bid, a short at the "
+                       "ask, else its price), or at their last stored mark without a usable quote, USD"),
+    "win_rate": "wins (realized P&L > 0) / closed trades x 100; a break-even trade is not a win",
+    "max_drawdown_usd": ("the largest fall of the cumulative realized P&L, which starts at 0 and adds each trade in "
+                         "close order, from its running peak, USD, <= 0"),
+    "max_drawdown_percent": ("that fall as a percent of the running peak of the cumulative realized P&L (not of "
+                             "equity: see max_drawdown of the dashboard), <= 0; 0 while the peak is <= 0, and past "
+                             "-100 when the P&L turns negative after a smaller gain"),
+    "trade_order": "close time to the microsecond, then trade id",
+    "rounding": "ROUND_HALF_UP to 0.01",
+}
 
 
 def compute_shadow_metrics(

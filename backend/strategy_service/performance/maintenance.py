@@ -32,7 +32,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..core.aggregates import CellStats, ClosedTrade, TradeFacts
-from ..core.dashboard import Dashboard, compute_dashboard
+from ..core.dashboard import Basis, Dashboard, compute_dashboard
 from ..core.errors import StorageUnavailable
 from ..core.shadow import compute_shadow_metrics
 from ..trades.models import Trade
@@ -231,9 +231,11 @@ class Maintenance:
         for flt in filters:
             label = json.dumps({k: v for k, v in flt.as_json().items() if v})
             chosen = [t for t, f in zip(rec.closed, rec.facts) if flt.matches_attributes(f.source, f.strategy_id, f.symbol)]
-            expected_d = compute_dashboard(chosen, starting_capital=settings.starting_capital, tz=tz)
+            expected_d = compute_dashboard(chosen, starting_capital=settings.starting_capital, tz=tz,
+                                           basis=Basis(settings.starting_capital, calendar=settings.calendar))
             selection = await self.performance.load_selection(uid, flt, settings)
-            served_d = replace(self.performance.dashboard_of(selection, settings), conventions=expected_d.conventions)
+            served_d = replace(self.performance.dashboard_of(selection, settings, flt),
+                               conventions=expected_d.conventions)
             for f in fields(Dashboard):
                 _diff(f"dashboard {label} {f.name}", getattr(served_d, f.name), getattr(expected_d, f.name), out)
             served_m = self.performance.shadow_metrics_of(selection, [], {}).as_json()

@@ -132,11 +132,13 @@ class Checkpoint:
     minute_total: int
 
 
-def _counter_transforms(delta: Mapping[str, int], pnl_cents: int | None) -> dict[str, Any]:
+def _counter_transforms(delta: Mapping[str, int], facts: TradeFacts | None) -> dict[str, Any]:
     out: dict[str, Any] = {name: firestore.Increment(value) for name, value in delta.items() if value}
-    if pnl_cents is not None:
-        out["mx"] = firestore.Maximum(pnl_cents)
-        out["mn"] = firestore.Minimum(pnl_cents)
+    if facts is not None:
+        out["mx"] = firestore.Maximum(facts.pnl_cents)
+        out["mn"] = firestore.Minimum(facts.pnl_cents)
+        if facts.opened_us is not None:
+            out["fo"] = firestore.Minimum(facts.opened_us)
     return out
 
 
@@ -152,10 +154,10 @@ def close_writes(gen: int, facts: TradeFacts, shards: int) -> list[tuple[str, st
     summary = {k: firestore.Increment(v) for k, v in delta.items() if k in ("n", "w", "l", "e", "pnl") and v}
     writes = [
         (AGG_SUMMARY, f"{gen}~{w:02d}", summary),
-        (AGG_DAYS, f"{gen}~{month}~{w:02d}", {"d": {day[8:]: _counter_transforms(delta, facts.pnl_cents)},
+        (AGG_DAYS, f"{gen}~{month}~{w:02d}", {"d": {day[8:]: _counter_transforms(delta, facts)},
                                                "m": {day[8:]: {f"{facts.minute:04d}": firestore.Increment(1)}}}),
         (AGG_CELLS, f"{gen}~{day}~{stable_hash(_cell_part(facts)) % CELL_PARTITIONS}~{w:02d}",
-         {"c": {_cell_part(facts): _counter_transforms(delta, facts.pnl_cents)}}),
+         {"c": {_cell_part(facts): _counter_transforms(delta, facts)}}),
         (AGG_SEQ, f"{gen}~{day}~{facts.minute:04d}~{s:02d}", {"t": {facts.trade_id: facts.seq_entry()}}),
     ]
     groups: dict[int, dict[str, Any]] = {}

@@ -27,6 +27,7 @@ class ShadowMetricsOut(BaseModel):
     wins: int
     max_drawdown_usd: str
     max_drawdown_percent: str
+    conventions: dict[str, str] = Field(description="How each figure is computed, its drawdown bases in words.")
 
 
 class ApiMetricsOut(BaseModel):
@@ -47,7 +48,8 @@ class DailyPnlOut(BaseModel):
     date: str
     pnl: JsonDecimal = Field(description="net realized P&L of the day, USD")
     trades: int
-    return_percent: JsonDecimal = Field(description="pnl / equity at the day's start x 100")
+    return_percent: JsonDecimal | None = Field(
+        description="pnl / equity at the day's start x 100; null when the day starts at zero or negative equity")
     r_return: JsonDecimal | None = Field(description="sum of the day's R-multiples")
     r_units: JsonDecimal | None = Field(description="pnl / average risk per trade, R")
 
@@ -134,10 +136,11 @@ class DashboardOut(BaseModel):
     expectancy: JsonDecimal | None
     expectancy_r: JsonDecimal | None
     payoff_ratio: JsonDecimal | None
-    cagr: JsonDecimal
+    cagr: JsonDecimal | None = Field(description="percent; null below a year of window (conventions.cagr says why)")
     max_drawdown: JsonDecimal
     sharpe_ratio: JsonDecimal | None
     sortino_ratio: JsonDecimal | None
+    volatility: JsonDecimal | None = Field(description="annualised standard deviation of daily returns, percent")
     calmar_ratio: JsonDecimal | None
     sqn: JsonDecimal | None
     max_consecutive_wins: int

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..core.aggregates import CellId, OrderFold, Rollup, TradeFacts, minute_of_day
-from ..core.dashboard import Dashboard, dashboard_from_aggregates, q2
+from ..core.dashboard import Basis, Dashboard, dashboard_from_aggregates, q2
 from ..core.errors import StorageUnavailable
 from ..core.formulas import average, win_rate
 from ..core.money import usd_from_cents
@@ -37,11 +37,13 @@ class Selection:
         rollup: the selected trades summed per day and per breakdown group.
         fold: the order fold of the selected trades.
         folded: close-sequence entries this read folded (what a checkpoint saves).
+        prior_pnl_cents: P&L the selection realized before ``start_date``, cents.
     """
 
     rollup: Rollup
     fold: OrderFold
     folded: int = 0
+    prior_pnl_cents: int = 0
 
 
 class PerformanceService:
@@ -81,23 +83,28 @@ class PerformanceService:
         first = flt.start_date or date(1970, 1, 1)
         last = min(flt.end_date or today + timedelta(days=1), today + timedelta(days=1))
 
-        async def read(tx: Any) -> tuple[Rollup, OrderFold, list[TradeFacts], Checkpoint | None, dict[int, int]]:
-            rollup = Rollup()
+        async def read(tx: Any) -> tuple[Rollup, OrderFold, list[TradeFacts], Checkpoint | None, dict[int, int], int]:
+            rollup, prior = Rollup(), 0
             if not (flt.source or flt.strategy_id or flt.symbol):
-                by_day = await self.aggregates.day_totals(tx, uid, gen, first.isoformat()[:7], last.isoformat()[:7])
+                # every day's totals: the window's, and the P&L realized before it
+                by_day = await self.aggregates.day_totals(tx, uid, gen, "1970-01", last.isoformat()[:7])
                 if flt.whole_months():
                     rollup.groups = await self.aggregates.groups(tx, uid, gen, first.isoformat()[:7], last.isoformat()[:7])
                 else:  # a date range inside months: the groups come from the cells of its days
                     for cell, stats in (await self.aggregates.cells(tx, uid, gen, first, last)).items():
                         rollup.add_cell(cell, stats)
                 rollup.by_day = {d: v for d, v in by_day.items() if first <= d <= last}
+                prior = sum(v.pnl for d, v in by_day.items() if d < first)
             else:
                 for cell, stats in (await self.aggregates.cells(tx, uid, gen, first, last)).items():
                     if flt.matches_cell(cell):
                         rollup.add_cell(cell, stats)
+                if flt.start_date:  # the selection's P&L before the window: O(cells before it)
+                    before = await self.aggregates.cells(tx, uid, gen, date(1970, 1, 1), first - timedelta(days=1))
+                    prior = sum(v.pnl for c, v in before.items() if flt.matches_attributes(c.source, c.strategy_id, c.symbol))
             counts = {day: stats.n for day, stats in rollup.by_day.items()}
             if not counts:
-                return rollup, OrderFold(), [], None, {}
+                return rollup, OrderFold(), [], None, {}, prior
             latest = max(counts)
             cp = await self.aggregates.checkpoint(tx, uid, gen, key)
             fold, start_day, after = OrderFold(), min(counts), -1
@@ -110,12 +117,12 @@ class PerformanceService:
                 start_day, after = start_day + timedelta(days=1), -1
             entries = await self.aggregates.sequences(tx, uid, gen, start_day, after, latest) if start_day <= latest else []
             latest_minutes = await self.aggregates.minute_counts(tx, uid, gen, latest)
-            return rollup, fold, entries, cp, latest_minutes
+            return rollup, fold, entries, cp, latest_minutes, prior
 
-        rollup, fold, entries, cp, latest_minutes = await self.aggregates.read_snapshot(read)
+        rollup, fold, entries, cp, latest_minutes, prior = await self.aggregates.read_snapshot(read)
         counts = {day: stats.n for day, stats in rollup.by_day.items()}
         if not counts:
-            return Selection(rollup=rollup, fold=fold)
+            return Selection(rollup=rollup, fold=fold, prior_pnl_cents=prior)
         chosen = sorted((t for t in entries if flt.matches_cell(CellId(t.day, t.source, t.strategy_id, t.symbol))),
                         key=lambda t: t.order_key)
         latest = max(counts)
@@ -127,30 +134,35 @@ class PerformanceService:
             settle = -1
         fold.extend(t for t in chosen if t.day < latest or t.minute <= settle)
         if settle >= 0 and (cp is None or (cp.day, cp.minute) != (latest, settle)):
-            prior = sum(c for d, c in counts.items() if d < latest)
+            before_latest = sum(c for d, c in counts.items() if d < latest)
             through = sum(n for m, n in latest_minutes.items() if m <= settle)
             try:  # a cache: the answer does not depend on it
                 await self.aggregates.store_checkpoint(
-                    uid, gen, key, Checkpoint(latest, settle, fold.copy(), prior, through), flt.as_json())
+                    uid, gen, key, Checkpoint(latest, settle, fold.copy(), before_latest, through), flt.as_json())
             except StorageUnavailable:
                 log.warning("fold checkpoint not stored")
         fold.extend(t for t in chosen if not (t.day < latest or t.minute <= settle))
         if fold.count != sum(counts.values()):
             log.error("aggregates disagree: the fold has %d trades, the cells %d", fold.count, sum(counts.values()))
-        return Selection(rollup=rollup, fold=fold, folded=len(chosen))
+        return Selection(rollup=rollup, fold=fold, folded=len(chosen), prior_pnl_cents=prior)
 
     async def dashboard(self, uid: str, flt: TradeFilter) -> Dashboard:
         """``GET /trades/shadow/dashboard``: every dashboard figure for the user's CLOSED
         trades passing ``flt``, with their settings, from the aggregates. While a rebuild
         runs, ``conventions.rebuild`` says so and in which time zone the days still are."""
         settings = await self.users.get(uid)
-        return self.dashboard_of(await self.load_selection(uid, flt, settings), settings)
+        return self.dashboard_of(await self.load_selection(uid, flt, settings), settings, flt)
 
-    def dashboard_of(self, selection: Selection, settings: UserSettings) -> Dashboard:
-        """The dashboard of a loaded selection (see :meth:`dashboard`)."""
+    def dashboard_of(self, selection: Selection, settings: UserSettings, flt: TradeFilter) -> Dashboard:
+        """The dashboard of a loaded selection (see :meth:`dashboard`): the window of the
+        filter's dates, its equity continuing the account's, the user's calendar."""
+        tz = settings.aggregates.timezone
+        today = datetime.now(timezone.utc).astimezone(tz).date()
+        basis = Basis(starting_capital=settings.starting_capital, prior_pnl=usd_from_cents(selection.prior_pnl_cents),
+                      start=flt.start_date, end=min(flt.end_date, today) if flt.end_date else None,
+                      calendar=settings.calendar)
         dashboard = dashboard_from_aggregates(selection.rollup, selection.fold,
-                                              starting_capital=settings.starting_capital,
-                                              tz=settings.aggregates.timezone)
+                                              starting_capital=settings.starting_capital, tz=tz, basis=basis)
         if settings.rebuild is not None:
             note = (f"a rebuild of the aggregates into {settings.rebuild.timezone.key} is running; until it "
                     f"switches, days are close dates in {settings.aggregates.timezone.key}")

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..core.calendars import DEFAULT_CALENDAR
 from ..core.money import quantize_usd, to_plain_str
 
 DEFAULT_STARTING_CAPITAL = Decimal("100000.00")
@@ -44,6 +45,7 @@ class UserSettings:
         rebuild: the generation a rebuild is writing beside it, or None.
         min_shards: the least number of write shards of the user's hot aggregate
             documents (more are chosen by the load).
+        calendar: the trading calendar of daily returns (``XNYS``, ``24/7``...).
         version: the stored document's update time (a precondition), or None.
     """
 
@@ -53,10 +55,13 @@ class UserSettings:
     rebuild: Generation | None = None
     min_shards: int = 1
     version: Any = None
+    calendar: str = DEFAULT_CALENDAR
 
     def as_json(self) -> dict[str, str]:
-        """API shape: capital as a decimal string to the cent, the zone's IANA name."""
-        return {"starting_capital": to_plain_str(quantize_usd(self.starting_capital)), "timezone": self.timezone.key}
+        """API shape: capital as a decimal string to the cent, the zone's IANA name, the
+        trading calendar's name."""
+        return {"starting_capital": to_plain_str(quantize_usd(self.starting_capital)), "timezone": self.timezone.key,
+                "calendar": self.calendar}
 
     def writing(self) -> list[Generation]:
         """The generations a close writes now: the live one, and a rebuild's in ``dual`` state."""

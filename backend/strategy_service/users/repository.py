@@ -4,7 +4,8 @@
 - ``timezone``: an IANA name;
 - ``aggregates``: ``{generation, timezone}`` of the live aggregates;
 - ``rebuild``: ``{generation, timezone, state, started_at}`` while a rebuild runs;
-- ``aggregate_shards``: the least write-shard count.
+- ``aggregate_shards``: the least write-shard count;
+- ``calendar``: the trading calendar of daily returns.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def settings_fields(doc: dict[str, Any] | None, version: Any = None) -> dict[str
     doc = doc or {}
     return {"starting_capital": doc.get("starting_capital") or None, "timezone": doc.get("timezone") or None,
             "aggregates": doc.get("aggregates") or None, "rebuild": doc.get("rebuild") or None,
-            "aggregate_shards": doc.get("aggregate_shards") or None, "version": version}
+            "aggregate_shards": doc.get("aggregate_shards") or None, "calendar": doc.get("calendar") or None,
+            "version": version}
 
 
 class UserRepository(Repository):
@@ -43,7 +45,7 @@ class UserRepository(Repository):
         return settings_fields(snap.to_dict() if snap.exists else None, snap.update_time if snap.exists else None)
 
     async def merge(self, uid: str, *, starting_capital: Decimal | None = None, timezone: str | None = None,
-                    rebuild: dict[str, Any] | None = None) -> None:
+                    rebuild: dict[str, Any] | None = None, calendar: str | None = None) -> None:
         """Merge the given fields into the user's settings."""
         fields: dict[str, Any] = {}
         if starting_capital is not None:
@@ -52,6 +54,8 @@ class UserRepository(Repository):
             fields["timezone"] = timezone
         if rebuild is not None:
             fields["rebuild"] = rebuild
+        if calendar is not None:
+            fields["calendar"] = calendar
         if fields:
             await settings_ref(self.client, uid).set(fields, merge=True, retry=self.retry, timeout=self.timeout)
 

@@ -14,6 +14,8 @@ class UserSettingsIn(Strict):
 
     starting_capital: PositiveAmount | None = None
     timezone: Annotated[str, Field(max_length=64)] | None = None
+    #: The trading calendar of daily returns (exchange-calendars name): XNYS, 24/7...
+    calendar: Annotated[str, Field(max_length=16)] | None = None
 
 
 class UserSettingsOut(BaseModel):
@@ -21,3 +23,4 @@ class UserSettingsOut(BaseModel):
 
     starting_capital: str
     timezone: str
+    calendar: str

@@ -11,8 +11,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..core.calendars import DEFAULT_CALENDAR, is_known
 from ..core.money import to_decimal
-from .errors import InvalidTimezone
+from .errors import InvalidCalendar, InvalidTimezone
 from .models import DEFAULT_STARTING_CAPITAL, DEFAULT_TIMEZONE, Generation, UserSettings
 from .repository import UserRepository
 
@@ -47,6 +48,7 @@ def settings_of(fields: dict[str, Any]) -> UserSettings:
         timezone=zone, aggregates=live,
         rebuild=_generation(fields["rebuild"], zone) if fields.get("rebuild") else None,
         min_shards=max(1, int(fields.get("aggregate_shards") or 1)), version=fields.get("version"),
+        calendar=fields.get("calendar") or DEFAULT_CALENDAR,
     )
 
 
@@ -75,22 +77,26 @@ class UserService:
         """Stored settings with defaults (see :func:`settings_of`)."""
         return settings_of(await self.users.get(uid))
 
-    async def update(self, uid: str, *, starting_capital: Decimal | None, timezone: str | None) -> UserSettings:
-        """Change the starting capital (USD) and/or the time zone; returns the result. A new
-        zone starts a rebuild of the aggregates in the background (O(history), never inside
-        this call).
+    async def update(self, uid: str, *, starting_capital: Decimal | None, timezone: str | None,
+                     calendar: str | None = None) -> UserSettings:
+        """Change the starting capital (USD), the time zone and/or the trading calendar;
+        returns the result. A new zone starts a rebuild of the aggregates in the background
+        (O(history), never inside this call); a calendar only changes how reads count
+        sessions.
 
         Raises:
-            InvalidTimezone: nothing is written.
+            InvalidTimezone, InvalidCalendar: nothing is written.
         """
         zone = parse_timezone(timezone).key if timezone is not None else None
+        if calendar is not None and not is_known(calendar):
+            raise InvalidCalendar(f"{calendar!r} is not a trading calendar (XNYS, 24/7, XLON...).")
         before = await self.get(uid)
         rebuild = None
         if zone is not None and zone != before.aggregates.timezone.key and self.on_timezone_change is not None:
             # reads say at once that a rebuild into the new zone is pending
             number = max(before.aggregates.number, before.rebuild.number if before.rebuild else 0) + 1
             rebuild = generation_doc(number, ZoneInfo(zone), "pending")
-        await self.users.merge(uid, starting_capital=starting_capital, timezone=zone, rebuild=rebuild)
+        await self.users.merge(uid, starting_capital=starting_capital, timezone=zone, rebuild=rebuild, calendar=calendar)
         if rebuild is not None and self.on_timezone_change is not None:
             self.on_timezone_change(uid)  # days are dates in the trading time zone
         return await self.get(uid)

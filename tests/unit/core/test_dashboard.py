@@ -3,7 +3,7 @@ tables, run against the functions that serve requests, plus invariants."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backend.strategy_service.core.aggregates import ClosedTrade
-from backend.strategy_service.core.dashboard import compute_dashboard, q2
+from backend.strategy_service.core.dashboard import Basis, compute_dashboard, q2
 from backend.strategy_service.core.formulas import (
     average,
     cagr,
@@ -196,3 +196,45 @@ def test_invariants(trades):
     assert m.max_drawdown >= 0 and all(e.drawdown >= 0 for e in m.equity_curve)
     assert sum((r.total_pnl for r in m.by_symbol), D(0)) == m.total_pnl
     assert 0 <= m.win_rate_trades <= 100 and 0 <= m.win_rate_days <= 100
+
+
+# -------- conventions a professional signs: sessions, continuous equity, CAGR, equity <= 0
+def test_a_window_continues_the_account_and_a_short_window_has_no_cagr():
+    # capital 100,000; +1,000 on Jan 2 before the window; -500 on Mar 1 and +250 on Mar 4 in it
+    trades = [ClosedTrade(D("1000"), datetime(2024, 1, 2, 20, tzinfo=timezone.utc)),
+              ClosedTrade(D("-500"), datetime(2024, 3, 1, 20, tzinfo=timezone.utc)),
+              ClosedTrade(D("250"), datetime(2024, 3, 4, 20, tzinfo=timezone.utc))]
+    m = compute_dashboard(trades, starting_capital=D("100000"), tz=NY, basis=Basis(D("100000"), start=date(2024, 3, 1)))
+    assert m.starting_capital == D("101000.00")  # the window starts where the account stood
+    assert [e.equity for e in m.equity_curve] == [D("100500.00"), D("100750.00")]
+    assert m.total_return == D("-0.25")  # -250 / 101,000
+    assert m.max_drawdown == D("0.50")  # 500 / 101,000 from the window's starting equity
+    assert "+ 1000.00 USD realized before 2024-03-01" in m.conventions["equity_base"]
+    assert m.cagr is None and m.calmar_ratio is None and "4 days" in m.conventions["cagr"]
+    assert m.conventions["return_days"] == 2  # NYSE sessions Fri Mar 1 and Mon Mar 4
+
+
+def test_daily_returns_cover_every_session_zero_days_included():
+    # Mon Jan 8 +100 and Fri Jan 12 -50 on 10,000: five sessions, three without a close
+    trades = [ClosedTrade(D("100"), at(8)), ClosedTrade(D("-50"), at(12))]
+    m = compute_dashboard(trades, starting_capital=D("10000"), tz=NY)
+    assert m.conventions["return_days"] == 5 and m.conventions["calendar"] == "XNYS"
+    by_hand = [D("0.01"), D(0), D(0), D(0), D(-50) / D(10100)]
+    assert m.sharpe_ratio == q2(sharpe_ratio(by_hand))
+    assert m.sortino_ratio == q2(sortino_ratio(by_hand))
+
+
+def test_a_day_starting_at_negative_equity_has_no_return():
+    # 1,000 of capital; -1,500 on Jan 1 leaves -500; Jan 2 starts below zero: no return
+    trades = [ClosedTrade(D("-1500"), at(1)), ClosedTrade(D("100"), at(2))]
+    m = compute_dashboard(trades, starting_capital=D("1000"), tz=NY, basis=Basis(D("1000"), calendar="24/7"))
+    assert [d.return_percent for d in m.daily_pnl] == [D("-150.00"), None]
+    assert m.conventions["days_without_return"] == 1 and "negative equity" in m.conventions["days_without_return_note"]
+
+
+def test_cagr_over_a_year_or_more():
+    # 100,000 to 121,000 over 2 years of days (731 days inclusive, 24/7): about 10 % a year
+    trades = [ClosedTrade(D("10000"), datetime(2022, 1, 1, 20, tzinfo=timezone.utc)),
+              ClosedTrade(D("11000"), datetime(2024, 1, 1, 20, tzinfo=timezone.utc))]
+    m = compute_dashboard(trades, starting_capital=D("100000"), tz=NY, basis=Basis(D("100000"), calendar="24/7"))
+    assert m.cagr == q2(cagr(D("100000"), D("121000"), 731)) and "731 days" in m.conventions["cagr"]
