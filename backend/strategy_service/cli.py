@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import os
 from collections.abc import Awaitable, Callable
 from importlib.metadata import entry_points
@@ -40,7 +41,11 @@ def _run_with_services(work: Callable[[Services], Awaitable[T]]) -> T:
         finally:
             storage.close()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    except ServiceError as exc:  # one line a person reads, not a traceback
+        typer.echo(f"strategy-service: {exc.code}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _decimal_or_none(value: str | None, name: str):
@@ -94,12 +99,8 @@ def quotes_publish(
 ) -> None:
     """Publish one quote to ``live_quotes/{SYMBOL}``."""
     b, a, p = _decimal_or_none(bid, "bid"), _decimal_or_none(ask, "ask"), _decimal_or_none(price, "price")
-    try:
-        quote = _run_with_services(lambda services: services.quotes.publish(symbol, bid=b, ask=a, price=p))
-    except ServiceError as exc:
-        typer.echo(f"quotes publish: {exc.code}: {exc.message}", err=True)
-        raise typer.Exit(2) from exc
-    typer.echo(quote.as_json())
+    quote = _run_with_services(lambda services: services.quotes.publish(symbol, bid=b, ask=a, price=p))
+    typer.echo(json.dumps(quote.as_json()))
 
 
 @quotes_app.command("load")
@@ -120,11 +121,7 @@ def quotes_load(
             )
         return len(rows)
 
-    try:
-        count = _run_with_services(work)
-    except ServiceError as exc:
-        typer.echo(f"quotes load: {exc.code}: {exc.message}", err=True)
-        raise typer.Exit(2) from exc
+    count = _run_with_services(work)
     typer.echo(f"published {count} quotes")
 
 
@@ -141,7 +138,7 @@ def mark_to_market_command(
     result = _run_with_services(lambda services: mark_to_market(
         services.trades.trades, QuoteRepository(services.storage), batch_size=size,
         max_quote_age_seconds=settings.MAX_QUOTE_AGE_SECONDS))
-    typer.echo(result.__dict__)
+    typer.echo(json.dumps(result.__dict__))
 
 
 @app.command("metrics-json")
@@ -169,7 +166,15 @@ def rebuild(uid: Annotated[str, typer.Argument(help="The user whose aggregates t
 def verify(uid: Annotated[str, typer.Argument(help="The user whose aggregates to check.")]) -> None:
     """Compare a user's stored aggregates and served metrics with a full recomputation
     from history; print every difference and exit 1 if there is any."""
-    differences = _run_with_services(lambda services: services.maintenance.verify(uid))
+    async def work(services: Services) -> list[str] | None:
+        if not await services.trades.list(uid, status=None, limit=1, after_id=None):
+            return None
+        return await services.maintenance.verify(uid)
+
+    differences = _run_with_services(work)
+    if differences is None:
+        typer.echo(f"verify {uid}: the user has no trades: there is nothing to compare")
+        return
     for line in differences:
         typer.echo(line)
     if differences:

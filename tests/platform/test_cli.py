@@ -34,7 +34,7 @@ async def test_cli_round_trip(runner, tmp_path, client, auth, execute):
     loaded = (await run("quotes", "load", str(csv_file)))
     assert loaded.exit_code == 0 and "published 2 quotes" in loaded.output
     marked = (await run("mark-to-market"))
-    assert marked.exit_code == 0 and "'updated': 1" in marked.output
+    assert marked.exit_code == 0 and json.loads(marked.output)["updated"] == 1
     got = (await client.get(f"/trades/shadow/{trade['id']}", headers=auth())).json()
     assert got["current_pnl"] == "8.50"  # 2 x (104.25 - 100)
     await client.post("/trades/close-shadow", json={"shadow_id": trade["id"]}, headers=auth())
@@ -42,7 +42,10 @@ async def test_cli_round_trip(runner, tmp_path, client, auth, execute):
     assert (await run("metrics-json", "alice", "--out", str(out))).exit_code == 0
     assert json.loads(out.read_text())["totalPnl"] == 8.5
     bad = (await run("quotes", "publish", "AAPL", "--bid", "5", "--ask", "4"))
-    assert bad.exit_code == 2 and "invalid_quote" in bad.output
+    assert bad.exit_code == 2 and "invalid_quote" in bad.output and "Traceback" not in bad.output
+    published = await run("quotes", "publish", "MSFT", "--price", "401.5")
+    assert json.loads(published.output)["price"] == "401.5"  # JSON, not a Python dict
+    assert "no trades" in (await run("verify", "nobody")).output
 
 
 async def test_verify_finds_a_corrupted_aggregate_and_rebuild_repairs_it(runner, client, auth, publish, execute, db, services):
@@ -68,3 +71,17 @@ async def test_verify_finds_a_corrupted_aggregate_and_rebuild_repairs_it(runner,
     assert (await run("verify", "alice")).exit_code == 0
     dash = (await client.get("/trades/shadow/dashboard", headers=auth())).json()
     assert dash["total_pnl"] == Decimal("3.75")
+
+
+def test_without_an_emulator_or_credentials_the_cli_says_so_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k not in ("FIRESTORE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS")}
+    env["HOME"] = str(tmp_path)  # no gcloud application-default credentials either
+    cli_path = Path(sys.executable).with_name("strategy-service")
+    out = subprocess.run([str(cli_path), "verify", "alice"], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "storage_not_configured" in out.stderr

@@ -48,6 +48,12 @@ class TestHealth:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
         assert (await client.get("/readyz")).json() == {"status": "ready"}
 
+    async def test_the_api_page_needs_no_internet(self, client):
+        page = (await client.get("/docs")).text
+        assert "/docs-assets/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+        asset = await client.get("/docs-assets/swagger-ui-bundle.js")
+        assert asset.status_code == 200 and len(asset.content) > 100_000
+
     async def test_unknown_route_uses_the_error_shape(self, client):
         r = await client.get("/nowhere")
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"

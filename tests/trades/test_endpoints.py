@@ -61,10 +61,13 @@ class TestExecute:
         await publish("BTC", price="1")
         raw = b'{"symbol":"BTC","side":"BUY","quantity":1234567.000000499999,"strategy_id":"s"}'
         r = await client.post("/trades/execute", content=raw, headers={**auth(), "Content-Type": "application/json"})
-        assert r.status_code == 201, r.text
-        # exact: ...000000499999 rounds half up to ...000000; through a binary float the number
-        # would become 1234567.0000005 and round to ...000001
-        assert r.json()["quantity"] == "1234567.000000"
+        # exact: the service sees every digit of ...000000499999 (through a binary float it
+        # would be 1234567.0000005) and refuses what it cannot keep rather than round it
+        assert r.status_code == 422 and r.json()["error"]["code"] == "quantity_precision", r.text
+        assert "1234567.000000499999" in r.json()["error"]["message"]
+        raw = b'{"symbol":"BTC","side":"BUY","quantity":1234567.000001,"notional":0.1,"strategy_id":"s"}'
+        r = await client.post("/trades/execute", content=raw, headers={**auth(), "Content-Type": "application/json"})
+        assert r.status_code == 201 and r.json()["quantity"] == "1234567.000001", r.text
 
     async def test_missing_quote_is_422_and_writes_nothing(self, client, auth, db, services):
         r = await client.post("/trades/execute", json={"symbol": "NOPE", "side": "BUY", "quantity": 1, "strategy_id": "s"}, headers=auth())
@@ -103,6 +106,13 @@ class TestExecute:
             ({"symbol": "A/B", "side": "BUY", "quantity": 1, "strategy_id": "s"}, "validation_error"),
             ({"symbol": "X" * 40, "side": "BUY", "quantity": 1, "strategy_id": "s"}, "validation_error"),
             ({"symbol": "AAPL", "side": "BUY", "quantity": 1}, "validation_error"),
+            # what cannot be represented is refused, never silently rounded
+            ({"symbol": "AAPL", "side": "BUY", "quantity": "0.000000001", "strategy_id": "s"}, "quantity_precision"),
+            ({"symbol": "AAPL", "side": "BUY", "quantity": "1.0000009", "strategy_id": "s"}, "quantity_precision"),
+            ({"symbol": "AAPL", "side": "BUY", "notional": "0.0001", "strategy_id": "s"}, "notional_precision"),
+            ({"symbol": "AAPL", "side": "BUY", "quantity": "0.000001", "strategy_id": "s"}, "notional_too_small"),
+            # 1e12 units at 2 USD: far above the maximum notional per trade
+            ({"symbol": "AAPL", "side": "BUY", "quantity": "1000000000000", "strategy_id": "s"}, "notional_limit_exceeded"),
         ],
     )
     async def test_bad_input_is_refused_with_a_stable_code(self, client, auth, publish, db, services, body, code):
@@ -111,6 +121,10 @@ class TestExecute:
         assert r.status_code == 422, r.text
         err = r.json()["error"]
         assert err["code"] == code and err["message"] and err["request_id"]
+        for name in ("quantity", "notional"):  # the message names what was wrong
+            if code.startswith(name) and name in body:
+                assert str(body[name]) in err["message"], err["message"]
+        assert "None" not in err["message"]
         assert await trade_docs(db, "alice") == []
 
     @pytest.mark.parametrize("raw", [b'{"symbol":"AAPL","side":"BUY","quantity":NaN,"strategy_id":"s"}',
@@ -273,6 +287,10 @@ class TestShadowMetrics:
 
 
 class TestListAndGet:
+    async def test_an_unknown_cursor_is_400(self, client, auth):
+        r = await client.get("/trades/shadow", params={"cursor": "garbage"}, headers=auth())
+        assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_cursor"
+
     async def test_unauthenticated_is_401(self, client):
         assert (await client.get("/trades/shadow")).status_code == 401
         assert (await client.get("/trades/shadow/abc")).status_code == 401

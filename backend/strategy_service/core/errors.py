@@ -160,6 +160,14 @@ class StorageRejected(ServiceError):
     description = "Firestore refused the write for good (a limit or an invalid argument); nothing was written."
 
 
+class StorageNotConfigured(ServiceError):
+    """No Firestore to talk to: neither an emulator address nor credentials."""
+
+    status_code = 500
+    code = "storage_not_configured"
+    description = "Firestore is not configured: set FIRESTORE_EMULATOR_HOST, or credentials for a real project."
+
+
 class AuthUnavailable(ServiceUnavailable):
     """Google's token keys (or credentials) cannot be fetched right now."""
 

@@ -17,11 +17,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import google.auth.exceptions
 from google.api_core import exceptions as gexc
 from google.api_core import retry_async
 from google.cloud import firestore
 
-from ..core.errors import ServiceError, StorageRejected, StorageUnavailable
+from ..core.errors import ServiceError, StorageNotConfigured, StorageRejected, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,18 @@ class Storage:
 
     @classmethod
     def connect(cls, project_id: str, *, timeout_seconds: float, retry_after_seconds: int = 1) -> Storage:
-        """A new client for ``project_id`` (the emulator when ``FIRESTORE_EMULATOR_HOST`` is set)."""
-        return cls(firestore.AsyncClient(project=project_id), timeout_seconds=timeout_seconds,
-                   retry_after_seconds=retry_after_seconds)
+        """A new client for ``project_id`` (the emulator when ``FIRESTORE_EMULATOR_HOST`` is set).
+
+        Raises:
+            StorageNotConfigured: no emulator address and no credentials.
+        """
+        try:
+            client = firestore.AsyncClient(project=project_id)
+        except google.auth.exceptions.DefaultCredentialsError as exc:
+            raise StorageNotConfigured(
+                "No Firestore to talk to: set FIRESTORE_EMULATOR_HOST to an emulator's address (scripts/serve "
+                "prints it), or GOOGLE_APPLICATION_CREDENTIALS for a real project.") from exc
+        return cls(client, timeout_seconds=timeout_seconds, retry_after_seconds=retry_after_seconds)
 
     def close(self) -> None:
         """Close the client's channel."""

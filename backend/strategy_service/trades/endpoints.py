@@ -17,10 +17,15 @@ from .errors import (
     BacktestFillRequired,
     ClosedBeforeFilled,
     IdempotencyKeyMismatch,
+    InvalidCursor,
     IdempotencyKeyReused,
+    NotionalLimitExceeded,
+    NotionalPrecision,
+    NotionalTooSmall,
     PageSizeTooLarge,
     PriceNotAllowed,
     QuantityOrNotionalRequired,
+    QuantityPrecision,
     QuantityTooSmall,
     TimeInFuture,
     TradeBusy,
@@ -40,7 +45,8 @@ def request_fingerprint(req: ExecuteTradeRequest) -> str:
 
 @router.post("/execute", status_code=status.HTTP_201_CREATED, response_model=TradeOut,
              summary="Execute a trade (shadow fill at the live quote, or a paper order)",
-             responses=responses(QuantityOrNotionalRequired, QuantityTooSmall, NoQuoteToFill, QuoteStale, QuoteInvalid,
+             responses=responses(QuantityOrNotionalRequired, QuantityTooSmall, QuantityPrecision, NotionalPrecision,
+                                 NotionalTooSmall, NotionalLimitExceeded, NoQuoteToFill, QuoteStale, QuoteInvalid,
                                  IdempotencyKeyReused, IdempotencyKeyMismatch, PriceNotAllowed, BacktestFillRequired,
                                  TimeInFuture, TradeBusy))
 async def execute_trade(
@@ -79,7 +85,8 @@ async def close_shadow_trade(body: CloseShadowTradeRequest, user: CurrentUser, t
     return trade_view(closed)
 
 
-@router.get("/shadow", response_model=TradePage, responses=responses(PageSizeTooLarge), summary="List the caller's shadow trades")
+@router.get("/shadow", response_model=TradePage, responses=responses(PageSizeTooLarge, InvalidCursor),
+            summary="List the caller's shadow trades")
 async def list_shadow_trades(
     user: CurrentUser,
     trades: TradesDep,

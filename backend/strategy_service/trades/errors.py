@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..core.errors import InvalidRequest, ResourceNotFound, StateConflict
+from ..core.errors import BadRequest, InvalidRequest, ResourceNotFound, StateConflict
 
 
 class TradeNotFound(ResourceNotFound):
@@ -31,6 +31,34 @@ class QuantityTooSmall(InvalidRequest):
 
     code = "quantity_too_small"
     description = "The quantity is below 0.000001 units."
+
+
+class QuantityPrecision(InvalidRequest):
+    """A quantity with more than 6 decimals (the service keeps 0.000001 units)."""
+
+    code = "quantity_precision"
+    description = "The quantity has more than 6 decimals; the service keeps quantities to 0.000001 units."
+
+
+class NotionalPrecision(InvalidRequest):
+    """A notional with more than 2 decimals (USD to the cent)."""
+
+    code = "notional_precision"
+    description = "The notional has more than 2 decimals; USD amounts are kept to the cent."
+
+
+class NotionalTooSmall(InvalidRequest):
+    """The trade's notional (quantity x fill price) is below one cent."""
+
+    code = "notional_too_small"
+    description = "The trade is worth less than 0.01 USD at its fill price."
+
+
+class NotionalLimitExceeded(InvalidRequest):
+    """The trade's notional is above the user's maximum notional per trade."""
+
+    code = "notional_limit_exceeded"
+    description = "The trade's notional is above the maximum notional per trade (a user setting)."
 
 
 class IdempotencyKeyReused(InvalidRequest):
@@ -73,6 +101,13 @@ class ClosedBeforeFilled(InvalidRequest):
 
     code = "closed_before_filled"
     description = "closed_at is before the trade's fill time."
+
+
+class InvalidCursor(BadRequest):
+    """A ``cursor`` that is no trade id of this user (not one a page returned)."""
+
+    code = "invalid_cursor"
+    description = "cursor is not the next_cursor of a page of this user's trades."
 
 
 class PageSizeTooLarge(InvalidRequest):

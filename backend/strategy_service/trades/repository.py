@@ -109,22 +109,24 @@ class TradeRepository(Repository):
 
     # -- trades ------------------------------------------------------------------------
     async def read_for_execute(self, uid: str, *, symbol: str | None, trade_id: str | None,
-                               paper_order: bool = False) -> tuple[Quote | None, bool | None, Trade | PaperOrder | None]:
+                               paper_order: bool = False
+                               ) -> tuple[Quote | None, bool | None, Trade | PaperOrder | None, dict[str, Any]]:
         """What an execute reads, in one round trip: the live quote of ``symbol`` (when
-        given), ``systemStatus/config.is_shadow_mode`` (None when missing or not a bool) and
-        the trade (or paper order) with id ``trade_id`` (an idempotent retry), when given."""
-        refs = [self.client.collection(SYSTEM_STATUS).document("config")]
+        given), ``systemStatus/config.is_shadow_mode`` (None when missing or not a bool),
+        the trade (or paper order) with id ``trade_id`` (an idempotent retry) when given,
+        and the user's stored settings fields (their limits)."""
+        refs = [self.client.collection(SYSTEM_STATUS).document("config"), settings_ref(self.client, uid)]
         if symbol is not None:
             refs.append(self.client.collection(LIVE_QUOTES).document(symbol))
         if trade_id is not None:
             refs.append(self.client.collection(PAPER_ORDERS).document(trade_id) if paper_order else self._ref(uid, trade_id))
         found = await self.storage.get_many(refs)
         flag = (found[0][0] or {}).get("is_shadow_mode")
-        quote = quote_of(symbol, found[1][0]) if symbol is not None and found[1][0] is not None else None
+        quote = quote_of(symbol, found[2][0]) if symbol is not None and found[2][0] is not None else None
         existing = None
         if trade_id is not None and found[-1][0] is not None:
             existing = _paper_order(found[-1][0]) if paper_order else trade_of(found[-1][0], found[-1][1])
-        return quote, flag if isinstance(flag, bool) else None, existing
+        return quote, flag if isinstance(flag, bool) else None, existing, settings_fields(found[1][0], found[1][1])
 
     async def read_for_close(self, uid: str, *, symbol: str | None) -> tuple[Quote | None, dict[str, Any]]:
         """What a close reads besides the trade, in one round trip: the live quote of
@@ -214,9 +216,10 @@ class TradeRepository(Repository):
             return False
         return True
 
-    async def list(self, uid: str, *, status: str | None, limit: int, after_id: str | None) -> list[Trade]:
+    async def list(self, uid: str, *, status: str | None, limit: int, after_id: str | None) -> list[Trade] | None:
         """A page of a user's trades, newest first (``created_at`` desc, then id desc);
-        ``after_id`` is the last trade of the previous page (an unknown one gives [])."""
+        ``after_id`` is the last trade of the previous page (None when it is no trade of
+        this user)."""
         query: Any = self.client.collection(USERS, uid, SHADOW_TRADES)
         if status:
             query = query.where(filter=firestore.FieldFilter("status", "==", status))
@@ -225,7 +228,7 @@ class TradeRepository(Repository):
         if after_id:
             cursor = await self._ref(uid, after_id).get(retry=self.retry, timeout=self.timeout)
             if not cursor.exists:
-                return []
+                return None
             query = query.start_after(cursor)
         return [_trade(s) async for s in query.limit(limit).stream(retry=self.retry, timeout=self.timeout)]
 

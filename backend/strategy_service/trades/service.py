@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from ..config import Settings
-from ..core.money import MONEY_CONTEXT, localcontext, quantize_quantity, quantize_usd
+from ..core.money import MONEY_CONTEXT, localcontext, quantize_quantity, quantize_usd, to_plain_str
 from ..core.aggregates import facts_of
 from ..core.pnl import compute_trade_pnl
 from ..performance.repository import AggregateRepository
@@ -19,9 +19,14 @@ from ..quotes.service import checked_quote, entry_price_from, exit_price_from
 from ..users.service import settings_of
 from .errors import (
     BacktestFillRequired,
+    InvalidCursor,
     ClosedBeforeFilled,
     IdempotencyKeyReused,
+    NotionalLimitExceeded,
+    NotionalPrecision,
+    NotionalTooSmall,
     PriceNotAllowed,
+    QuantityPrecision,
     QuantityOrNotionalRequired,
     QuantityTooSmall,
     TimeInFuture,
@@ -105,7 +110,8 @@ class TradeService:
             The stored trade (or paper order).
 
         Raises:
-            QuantityOrNotionalRequired, QuantityTooSmall, NoQuoteToFill, QuoteStale,
+            QuantityOrNotionalRequired, QuantityTooSmall, QuantityPrecision,
+            NotionalPrecision, NotionalTooSmall, NotionalLimitExceeded, NoQuoteToFill, QuoteStale,
             QuoteInvalid, IdempotencyKeyReused, PriceNotAllowed, BacktestFillRequired,
             TimeInFuture; nothing is written in those cases. TradeBusy: a concurrent
             retry is still creating the trade.
@@ -114,7 +120,13 @@ class TradeService:
             raise QuantityOrNotionalRequired("Give a quantity or a notional (USD) for the trade.")
         client_fill = client_priced(cmd.source, cmd.price, cmd.filled_at, what="fill")
         trade_id = idempotent_id(uid, cmd.idempotency_key) if cmd.idempotency_key else uuid.uuid4().hex
-        quote, flag, existing = await self.trades.read_for_execute(
+        if cmd.quantity is not None and -cmd.quantity.as_tuple().exponent > 6:
+            raise QuantityPrecision(f"The quantity {to_plain_str(cmd.quantity)} has more than 6 decimals; the service keeps "
+                                    "quantities to 0.000001 units.")
+        if cmd.notional is not None and cmd.quantity is None and -cmd.notional.as_tuple().exponent > 2:
+            raise NotionalPrecision(f"The notional {to_plain_str(cmd.notional)} USD has more than 2 decimals; USD amounts are "
+                                    "kept to the cent.")
+        quote, flag, existing, fields = await self.trades.read_for_execute(
             uid, symbol=None if client_fill else cmd.symbol, trade_id=trade_id if cmd.idempotency_key else None)
         # a backtest is a replay of history: it never reaches a broker, whatever the mode
         shadow = True if client_fill or flag is None else flag
@@ -132,8 +144,15 @@ class TradeService:
         with localcontext(MONEY_CONTEXT):
             quantity = quantize_quantity(cmd.quantity if cmd.quantity is not None else cmd.notional / entry)
             if quantity <= 0:
-                raise QuantityTooSmall(f"A notional of {cmd.notional} USD buys less than 0.000001 {cmd.symbol}.")
+                raise QuantityTooSmall(f"A notional of {cmd.notional} USD buys less than 0.000001 {cmd.symbol} "
+                                       f"at {entry}.")
             notional = quantize_usd(quantity * entry)
+            if notional <= 0:
+                raise NotionalTooSmall(f"{quantity} {cmd.symbol} at {entry} is worth less than 0.01 USD.")
+            limit = settings_of(fields).max_trade_notional or Decimal(self.settings.MAX_TRADE_NOTIONAL_USD)
+            if notional > limit:
+                raise NotionalLimitExceeded(f"{quantity} {cmd.symbol} at {entry} is {notional} USD, above the "
+                                            f"maximum of {limit} USD per trade.")
             if cmd.risk_amount is not None:
                 risk = quantize_usd(cmd.risk_amount)
             elif cmd.stop_loss is not None:
@@ -184,8 +203,15 @@ class TradeService:
         return trade
 
     async def list(self, uid: str, *, status: str | None, limit: int, after_id: str | None) -> list[Trade]:
-        """A page of the caller's trades, newest first."""
-        return await self.trades.list(uid, status=status, limit=limit, after_id=after_id)
+        """A page of the caller's trades, newest first.
+
+        Raises:
+            InvalidCursor: ``after_id`` is no trade of this user.
+        """
+        page = await self.trades.list(uid, status=status, limit=limit, after_id=after_id)
+        if page is None:
+            raise InvalidCursor("cursor is not the next_cursor of a page of your trades; start without one.")
+        return page
 
     async def close(self, uid: str, shadow_id: str, *, exit_reason: str, price: Decimal | None = None,
                     closed_at: datetime | None = None) -> Trade:

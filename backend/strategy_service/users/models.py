@@ -46,6 +46,8 @@ class UserSettings:
         min_shards: the least number of write shards of the user's hot aggregate
             documents (more are chosen by the load).
         calendar: the trading calendar of daily returns (``XNYS``, ``24/7``...).
+        max_trade_notional: the largest notional one trade may have, USD (None: the
+            service's default, ``MAX_TRADE_NOTIONAL_USD``).
         version: the stored document's update time (a precondition), or None.
     """
 
@@ -56,6 +58,7 @@ class UserSettings:
     min_shards: int = 1
     version: Any = None
     calendar: str = DEFAULT_CALENDAR
+    max_trade_notional: Decimal | None = None
 
     def as_json(self) -> dict[str, str]:
         """API shape: capital as a decimal string to the cent, the zone's IANA name, the

@@ -49,6 +49,8 @@ def settings_of(fields: dict[str, Any]) -> UserSettings:
         rebuild=_generation(fields["rebuild"], zone) if fields.get("rebuild") else None,
         min_shards=max(1, int(fields.get("aggregate_shards") or 1)), version=fields.get("version"),
         calendar=fields.get("calendar") or DEFAULT_CALENDAR,
+        max_trade_notional=(to_decimal(fields["max_trade_notional"], field="max_trade_notional")
+                            if fields.get("max_trade_notional") else None),
     )
 
 
