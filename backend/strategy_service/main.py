@@ -20,6 +20,7 @@ from .errors import InvalidRequest, ServiceError, StorageUnavailable
 from .repository import Store
 from .routers import health, quotes, trades, users
 from .routing import BodyDecodeError, RequestContextMiddleware, error_response
+from .web import endpoints as web_endpoints
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(trades.router)
     app.include_router(quotes.router)
     app.include_router(users.router)
+    app.include_router(web_endpoints.router)  # the dashboard page at / (web/)
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
