@@ -675,7 +675,7 @@ function renderHistory() {
       ${pnlCell(t.realized_pnl ? toCents(t.realized_pnl) : null)}<td>${esc(t.strategy_id || "")}</td><td>${esc(t.source || "paper")}</td></tr>`).join("")
     : `<tr><td colspan="9">No closed trade${currentFilters().toString() ? " among the loaded ones matches the filters" : " yet"}.</td></tr>`;
   table.insertAdjacentHTML("beforeend", `<thead><tr><th scope="col" aria-sort="${state.historySort === "desc" ? "descending" : "ascending"}">
-    <button type="button" id="sort-closed" aria-label="Closed at, ${sortLabel}; change the order">Closed ${state.historySort === "desc" ? "↓" : "↑"}</button></th>
+    <button type="button" id="sort-closed" aria-label="Closed at (UTC), ${sortLabel}; change the order">Closed (UTC) ${state.historySort === "desc" ? "↓" : "↑"}</button></th>
     <th scope="col">Symbol</th><th scope="col">Side</th><th scope="col">Qty</th><th scope="col">Entry</th><th scope="col">Exit</th><th scope="col">Realized (USD)</th>
     <th scope="col">Strategy</th><th scope="col">Source</th></tr></thead><tbody>${body}</tbody>`);
   $("#sort-closed").addEventListener("click", () => {

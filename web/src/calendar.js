@@ -54,9 +54,12 @@ export function renderCalendar(container, days, mode) {
       const kind = v === null || v === undefined ? "nor" : sign > 0 ? "gain" : sign < 0 ? "loss" : "flat";
       const mark = kind === "gain" ? "▲" : kind === "loss" ? "▼" : kind === "flat" ? "●" : "";
       const shown = v === null || v === undefined ? "no R" : formatDecimal(v, { signed: true });
+      // in the cell, amounts of 1,000 and more drop their cents to fit (the label keeps them)
+      const compact = v === null || v === undefined ? "no R"
+        : formatDecimal(v, { signed: true, places: String(v).replace(/^[-+]/, "").split(".")[0].length >= 4 ? 0 : 2 });
       const label = `${date}: ${shown} ${v === null || v === undefined ? "" : UNIT[mode]}, ${day.trades} trade${day.trades === "1" ? "" : "s"}`;
       cells.push(`<div class="day ${kind} l${level}" role="listitem" data-date="${date}" data-value="${esc(v ?? "")}" aria-label="${esc(label)}" title="${esc(label)}">
-        <span class="dn">${dd}</span><span class="dv"><span aria-hidden="true">${mark}</span>${esc(shown)}</span></div>`);
+        <span class="dn">${dd}</span><span class="dv" aria-hidden="true">${mark}${esc(compact)}</span></div>`);
     }
     const totalText = tradingDays ? ` · ${tradingDays} trading day${tradingDays === 1 ? "" : "s"}` : "";
     parts.push(`<section class="month" aria-label="${MONTHS[m - 1]} ${y}">

@@ -1,7 +1,7 @@
 // Equity and drawdown as step charts (lightweight-charts): one point per trading day, the
 // value held until the next day's close. Numbers are converted for plotting only.
 
-import { AreaSeries, createChart, LineSeries, LineType } from "lightweight-charts";
+import { BaselineSeries, createChart, LineSeries, LineType } from "lightweight-charts";
 import { formatDecimal } from "./money.js";
 
 let charts = [];
@@ -42,9 +42,11 @@ export function drawCharts(d) {
   equity.timeScale().fitContent();
 
   const dd = createChart(ddEl, BASE);
-  const ddSeries = dd.addSeries(AreaSeries, {
-    lineType: LineType.WithSteps, lineColor: "#b3261e", topColor: "rgba(179,38,30,0.05)",
-    bottomColor: "rgba(179,38,30,0.35)", lineWidth: 1, priceLineVisible: false,
+  // shaded between 0 (at the peak) and the drawdown below it
+  const ddSeries = dd.addSeries(BaselineSeries, {
+    lineType: LineType.WithSteps, baseValue: { type: "price", price: 0 }, lineWidth: 1, priceLineVisible: false,
+    topLineColor: "#b3261e", bottomLineColor: "#b3261e", topFillColor1: "rgba(0,0,0,0)", topFillColor2: "rgba(0,0,0,0)",
+    bottomFillColor1: "rgba(179,38,30,0.15)", bottomFillColor2: "rgba(179,38,30,0.4)",
     priceFormat: { type: "custom", formatter: (v) => `${v.toFixed(2)} %` },
   });
   ddSeries.setData(curve.map((p) => ({ time: p.date, value: -Number(p.drawdown) })));
