@@ -140,6 +140,7 @@ function showSignedOut() {
 
 async function showSignedIn(user) {
   state.user = user;
+  if (state.signInStartedAt !== null) state.signedInAt = performance.now();
   $("#signin").hidden = true;
   $("#who").hidden = false;
   $("#user-email").textContent = user.email || user.uid;
@@ -314,6 +315,7 @@ async function loadDashboard(generation) {
   try {
     const d = await api(`/trades/shadow/dashboard${filters.toString() ? `?${filters}` : ""}`);
     if (generation !== state.generation || filters.toString() !== currentFilters().toString()) return;
+    const fetchedAt = performance.now();
     state.dashboard = d;
     showStatus("");
     renderCards(d);
@@ -327,7 +329,12 @@ async function loadDashboard(generation) {
     document.body.dataset.state = "ready";
     document.body.dataset.filters = filters.toString();
     if (state.signInStartedAt !== null) {
-      window.__dashboard.timings.push({ signInToDrawnMs: performance.now() - state.signInStartedAt, trades: d.total_trades });
+      const now = performance.now();
+      window.__dashboard.timings.push({
+        signInToDrawnMs: now - state.signInStartedAt, trades: d.total_trades,
+        authMs: state.signedInAt - state.signInStartedAt, dashboardApiMs: fetchedAt - state.signedInAt,
+        drawMs: now - fetchedAt,
+      });
       state.signInStartedAt = null;
     }
   } catch (err) {
