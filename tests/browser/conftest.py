@@ -142,8 +142,11 @@ def service(auth_emulator: dict[str, str]) -> Iterator[Service]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one module. Module scope on purpose: while Playwright's sync API runs it
+    keeps an event loop running in this thread, which would break the pytest-asyncio tests
+    that come after the browser modules."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():

@@ -94,6 +94,35 @@ class TestSignIn:
         page.wait_for_selector("body[data-state=ready]")
 
 
+    def test_an_expired_session_returns_to_the_sign_in_form(self, page, service):
+        user = service.sign_up(new_email("expired"))
+        sign_in_through_form(page, service.url, user["email"])
+        # the service refuses the token from now on (as for a revoked or expired session)
+        page.route("**/trades/shadow/dashboard*", lambda route: route.fulfill(
+            status=401, content_type="application/json",
+            body='{"error":{"code":"invalid_token","message":"The ID token is invalid.","request_id":null,"details":null}}'))
+        page.get_by_role("button", name="Apply").click()
+        page.wait_for_selector("body[data-state=signed-out]")
+        assert "session has expired" in page.locator("#signin-note").inner_text()
+        assert page.get_by_role("heading", name="Sign in").is_visible()
+
+    def test_a_service_error_says_what_to_do_and_retry_recovers(self, page, service):
+        user = service.sign_up(new_email("outage"))
+        sign_in_through_form(page, service.url, user["email"])
+        body = ('{"error":{"code":"storage_unavailable","message":"The trade store is unavailable right now; '
+                'retry after the delay given in Retry-After.","request_id":null,"details":null}}')
+        page.route("**/trades/shadow/dashboard*", lambda route: route.fulfill(
+            status=503, content_type="application/json", body=body))
+        page.get_by_role("button", name="Apply").click()
+        page.wait_for_selector("body[data-state=error]")
+        status = page.locator("#status")
+        assert "unavailable right now" in status.inner_text()
+        page.unroute("**/trades/shadow/dashboard*")
+        status.get_by_role("button", name="Retry").click()
+        page.wait_for_selector("body[data-state=ready]")
+        assert status.is_hidden()
+
+
 class TestLiveTrades:
     def test_execute_appears_quote_moves_pnl_close_moves_it_to_history(self, page, service):
         symbol = sym()

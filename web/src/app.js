@@ -378,7 +378,7 @@ function updateEmptyState() {
       `export FIRESTORE_EMULATOR_HOST=127.0.0.1:PORT FIREBASE_AUTH_EMULATOR_HOST=${state.config.auth_emulator_url ? state.config.auth_emulator_url.replace("http://", "") : "…"}`,
       `export GOOGLE_CLOUD_PROJECT=${state.config.project_id}`,
       `PUB=$(.venv/bin/strategy-service token ops --publisher)   # may publish quotes`,
-      `TOKEN='<paste “Copy my ID token”>'                        # you, as signed in here`,
+      `TOKEN=$(.venv/bin/strategy-service token ${state.user.uid})   # you, as signed in here (or “Copy my ID token”)`,
       `curl -s -X PUT ${s}/quotes/AAPL -H "Authorization: Bearer $PUB" -H 'Content-Type: application/json' -d '{"bid":"187.20","ask":"187.25"}'`,
       `curl -s -X POST ${s}/trades/execute -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\`,
       `     -d '{"symbol":"AAPL","side":"BUY","quantity":10,"strategy_id":"ma-cross"}'`,
