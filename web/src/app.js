@@ -375,7 +375,7 @@ function updateEmptyState() {
   if (noTrades) {
     const s = location.origin;
     $("#empty-curl").textContent = [
-      `export FIRESTORE_EMULATOR_HOST=127.0.0.1:PORT FIREBASE_AUTH_EMULATOR_HOST=${state.config.auth_emulator_url ? state.config.auth_emulator_url.replace("http://", "") : "…"}`,
+      `export FIRESTORE_EMULATOR_HOST=${state.config.firestore_emulator_host || "HOST:PORT"} FIREBASE_AUTH_EMULATOR_HOST=${state.config.auth_emulator_url ? state.config.auth_emulator_url.replace("http://", "") : "HOST:PORT"}`,
       `export GOOGLE_CLOUD_PROJECT=${state.config.project_id}`,
       `PUB=$(.venv/bin/strategy-service token ops --publisher)   # may publish quotes`,
       `TOKEN=$(.venv/bin/strategy-service token ${state.user.uid})   # you, as signed in here (or “Copy my ID token”)`,
