@@ -146,6 +146,7 @@ class TestLiveTrades:
             f"""document.querySelector('#open-trades tr[data-id="{trade["id"]}"] td.unrealized')?.dataset.raw === '28.50'""")
         cell = row.locator("td.unrealized")
         assert cell.inner_text().strip() == "▲+28.50"
+        assert service.call("GET", "/trades/shadow/metrics", user)["unrealized_pnl"] == "28.50"  # the service agrees
         assert "gain" in (cell.get_attribute("class") or "")
         service.publish(symbol, bid="186.00", ask="186.05")
         page.wait_for_function(
@@ -312,3 +313,39 @@ def test_the_pages_decimal_helpers():
     """web/src/money.js (unrealized P&L in BigInt, half-up cents) under node's test runner."""
     result = subprocess.run(["node", "--test", str(ROOT / "web/src/money.test.mjs")], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_pages_unrealized_pnl_matches_decimal_half_up_on_random_cases():
+    """money.js against Python's Decimal (the service's arithmetic) on 2,000 random positions:
+    (exit-side price - entry) x quantity x (+1 long, -1 short), ROUND_HALF_UP to the cent."""
+    import json
+    import random
+    from decimal import ROUND_HALF_UP
+
+    rng = random.Random(15)
+
+    def dec(max_int: int, places: int) -> str:
+        return f"{rng.randint(0, max_int)}.{rng.randint(0, 10 ** places - 1):0{places}d}"
+
+    cases = []
+    for _ in range(2000):
+        side = rng.choice(["BUY", "SELL"])
+        entry, bid, ask = dec(5000, rng.randint(1, 6)), dec(5000, rng.randint(1, 6)), dec(5000, rng.randint(1, 6))
+        qty = dec(1000, rng.randint(0, 6)) if rng.random() < 0.7 else str(rng.randint(1, 500))
+        exit_ = Decimal(bid if side == "BUY" else ask)
+        pnl = ((exit_ - Decimal(entry)) * Decimal(qty) * (1 if side == "BUY" else -1)).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP)
+        cases.append([side, qty, entry, bid, ask, f"{pnl + 0:.2f}"])
+    script = (
+        "import { unrealizedCents, centsToString } from './web/src/money.js';\n"
+        "import { readFileSync } from 'node:fs';\n"
+        "const cases = JSON.parse(readFileSync(0, 'utf8')); const bad = [];\n"
+        "for (const [side, qty, entry, bid, ask, want] of cases) {\n"
+        "  const got = centsToString(unrealizedCents(side, qty, entry, { bid, ask }));\n"
+        "  if (got !== want) bad.push([side, qty, entry, bid, ask, want, got]); }\n"
+        "console.log(JSON.stringify(bad.slice(0, 5)));\n"
+    )
+    out = subprocess.run(["node", "--input-type=module", "-e", script], input=json.dumps(cases),
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == []
