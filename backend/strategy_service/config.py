@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     #: How long a close that read old settings may still be committing, seconds: a rebuild
     #: waits this long before it catches up and again after it switches.
     REBUILD_GRACE_SECONDS: float = Field(default=30.0, ge=0)
+    #: The Firebase web app's public API key (not a secret: it names the project to
+    #: Firebase; any value works with the Auth emulator), for the dashboard page.
+    FIREBASE_WEB_API_KEY: str = "demo-api-key"
+    #: The dashboard's Firebase Auth domain (default ``<project>.firebaseapp.com``).
+    FIREBASE_AUTH_DOMAIN: str | None = None
+    #: Show Google sign-in on the dashboard (production; the emulator's flow needs a pop-up).
+    WEB_GOOGLE_SIGN_IN: bool = False
     LOG_LEVEL: str = "INFO"
 
     @property

@@ -34,6 +34,7 @@ from .trades.service import TradeService
 from .users import endpoints as users
 from .users.repository import UserRepository
 from .users.service import UserService
+from .web import endpoints as web
 
 
 def build_services(storage: Storage, settings: Settings) -> Services:
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(trades.router)
     app.include_router(quotes.router)
     app.include_router(users.router)
+    app.include_router(web.router)  # the dashboard page at / (web/)
     install_handlers(app)
     return app
 

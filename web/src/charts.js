@@ -1,0 +1,61 @@
+// Equity and drawdown as step charts (lightweight-charts): one point per trading day, the
+// value held until the next day's close. Numbers are converted for plotting only.
+
+import { BaselineSeries, createChart, LineSeries, LineType } from "lightweight-charts";
+import { formatDecimal } from "./money.js";
+
+let charts = [];
+
+const BASE = {
+  autoSize: true,
+  layout: { background: { color: "transparent" }, textColor: "#334", attributionLogo: false, fontSize: 12 },
+  grid: { vertLines: { color: "#eef0f4" }, horzLines: { color: "#eef0f4" } },
+  rightPriceScale: { borderVisible: false },
+  timeScale: { borderVisible: false },
+  handleScroll: false,
+  handleScale: false,
+};
+
+export function clearCharts() {
+  for (const c of charts) c.remove();
+  charts = [];
+}
+
+export function drawCharts(d) {
+  clearCharts();
+  const curve = d.equity_curve || [];
+  const eqEl = document.getElementById("equity-chart");
+  const ddEl = document.getElementById("dd-chart");
+  if (!curve.length) {
+    eqEl.textContent = "No closed trade in this selection: the equity curve starts with the first close.";
+    ddEl.textContent = "";
+    document.getElementById("equity-summary").textContent = "";
+    document.getElementById("dd-summary").textContent = "";
+    return;
+  }
+  eqEl.textContent = ""; ddEl.textContent = "";
+  const equity = createChart(eqEl, BASE);
+  const eqSeries = equity.addSeries(LineSeries, {
+    lineType: LineType.WithSteps, color: "#1f5fbf", lineWidth: 2, priceLineVisible: false,
+  });
+  eqSeries.setData(curve.map((p) => ({ time: p.date, value: Number(p.equity) })));
+  equity.timeScale().fitContent();
+
+  const dd = createChart(ddEl, BASE);
+  // shaded between 0 (at the peak) and the drawdown below it
+  const ddSeries = dd.addSeries(BaselineSeries, {
+    lineType: LineType.WithSteps, baseValue: { type: "price", price: 0 }, lineWidth: 1, priceLineVisible: false,
+    topLineColor: "#b3261e", bottomLineColor: "#b3261e", topFillColor1: "rgba(0,0,0,0)", topFillColor2: "rgba(0,0,0,0)",
+    bottomFillColor1: "rgba(179,38,30,0.15)", bottomFillColor2: "rgba(179,38,30,0.4)",
+    priceFormat: { type: "custom", formatter: (v) => `${v.toFixed(2)} %` },
+  });
+  ddSeries.setData(curve.map((p) => ({ time: p.date, value: -Number(p.drawdown) })));
+  dd.timeScale().fitContent();
+  charts = [equity, dd];
+
+  const first = curve[0], last = curve[curve.length - 1];
+  document.getElementById("equity-summary").textContent =
+    `From ${formatDecimal(d.starting_capital)} USD of starting capital to ${formatDecimal(last.equity)} USD on ${last.date} (${curve.length} trading days since ${first.date}).`;
+  document.getElementById("dd-summary").textContent =
+    `Deepest drawdown ${formatDecimal(d.max_drawdown)} % below the running peak; ${formatDecimal(last.drawdown)} % on the last day.`;
+}
