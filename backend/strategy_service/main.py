@@ -28,6 +28,9 @@ from .quotes import endpoints as quotes
 from .quotes.repository import QuoteRepository
 from .quotes.service import QuoteService
 from .storage.client import Storage
+from .strategies import endpoints as strategies
+from .strategies.repository import StrategyRepository
+from .strategies.service import StrategyService
 from .trades import endpoints as trades
 from .trades.repository import TradeRepository
 from .trades.service import TradeService
@@ -43,7 +46,8 @@ def build_services(storage: Storage, settings: Settings) -> Services:
     trade_repo = TradeRepository(storage, aggregate_repo)
     user_service = UserService(user_repo)
     quote_service = QuoteService(quote_repo)
-    performance_service = PerformanceService(aggregate_repo, trade_repo, quote_repo, user_service)
+    strategy_service = StrategyService(StrategyRepository(storage))
+    performance_service = PerformanceService(aggregate_repo, trade_repo, quote_repo, user_service, strategy_service)
     maintenance = Maintenance(aggregate_repo, trade_repo, user_repo, user_service, performance_service,
                               grace_seconds=settings.REBUILD_GRACE_SECONDS)
     user_service.on_timezone_change = maintenance.rebuild_in_background  # days are dates in the trading zone
@@ -54,6 +58,7 @@ def build_services(storage: Storage, settings: Settings) -> Services:
         users=user_service,
         performance=performance_service,
         maintenance=maintenance,
+        strategies=strategy_service,
     )
 
 
@@ -102,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(trades.router)
     app.include_router(quotes.router)
     app.include_router(users.router)
+    app.include_router(strategies.router)
     app.include_router(web.router)  # the dashboard page at / (web/)
     install_handlers(app)
     return app

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from backend.strategy_service.emulator_tokens import make_emulator_token
+from backend.strategy_service.auth.emulator import make_emulator_token
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "reports" / "screenshots"

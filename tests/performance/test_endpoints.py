@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 from asgi_lifespan import LifespanManager
 
@@ -158,3 +159,27 @@ class TestApiMetrics:
         assert all(r.status_code == 200 for r in responses), {r.status_code for r in responses}
         record = (await client.get("/api/metrics", headers=auth())).json()
         assert (record["totalTrades"], record["totalPnl"], record["winRate"]) == (50, 50, 100)
+
+
+class TestStrategySettings:
+    async def test_unauthenticated_is_401(self, client):
+        assert (await client.get("/strategies/s1/settings")).status_code == 401
+        assert (await client.put("/strategies/s1/settings", json={"starting_capital": "1"})).status_code == 401
+
+    async def test_a_strategy_filter_measures_from_the_strategys_own_capital(self, client, auth, services):
+        day = datetime(2024, 3, 4, 20, tzinfo=timezone.utc)
+        await _bt(client, auth, symbol="AAPL", side="BUY", qty="10", entry="100", exit_="110", closed_at=day, strategy="s1")
+        await _bt(client, auth, symbol="AAPL", side="BUY", qty="10", entry="100", exit_="90", closed_at=day, strategy="s2")
+        assert (await client.get("/strategies/s1/settings", headers=auth())).json() == {
+            "strategy_id": "s1", "starting_capital": None}
+        r = await client.put("/strategies/s1/settings", json={"starting_capital": "2000"}, headers=auth())
+        assert r.json() == {"strategy_id": "s1", "starting_capital": "2000.00"}
+        s1 = (await client.get("/trades/shadow/dashboard", params={"strategy_id": "s1"}, headers=auth())).json()
+        assert s1["total_return"] == 5  # +100 on the strategy's own 2,000
+        assert s1["conventions"]["equity_base"].startswith("strategy s1's starting capital 2000.00 USD")
+        s2 = (await client.get("/trades/shadow/dashboard", params={"strategy_id": "s2"}, headers=auth())).json()
+        assert Decimal(str(s2["total_return"])) == Decimal("-0.10")  # -100 on the user's 100,000
+        assert s2["conventions"]["equity_base"].startswith("user starting capital 100000.00 USD")
+        assert await services.maintenance.verify("alice") == []
+        bad = await client.put("/strategies/s1/settings", json={"starting_capital": "-1"}, headers=auth())
+        assert bad.status_code == 422

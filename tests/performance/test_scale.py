@@ -145,6 +145,28 @@ class TestShards:
         assert (await client.get("/api/metrics", headers=auth())).json()["totalTrades"] == 40
         assert await services.maintenance.verify("alice") == []
 
+    async def test_a_read_merges_the_shards_of_settled_periods(self, client, auth, db, services):
+        await user_ref(db, "alice", "settings", "profile").set({"aggregate_shards": 16}, merge=True)
+        closed = datetime(2025, 6, 3, 15, 0, tzinfo=timezone.utc)  # a settled month and day
+
+        async def trade(i: int) -> None:
+            r = await client.post("/trades/execute", headers=auth(), json={
+                "symbol": "AAPL", "side": "BUY", "quantity": "1", "strategy_id": f"s{i % 2}", "source": "backtest",
+                "price": "100", "filled_at": (closed - timedelta(hours=1)).isoformat()})
+            r = await client.post("/trades/close-shadow", headers=auth(), json={
+                "shadow_id": r.json()["id"], "price": str(100 + i % 5), "closed_at": closed.isoformat()})
+            assert r.status_code == 200, r.text
+
+        await asyncio.gather(*[trade(i) for i in range(30)])
+        spread = {c: len(await user_docs(db, "alice", c)) for c in ("aggDays", "aggGroups", "aggCells")}
+        assert spread["aggDays"] > 4
+        before = (await client.get("/trades/shadow/dashboard", headers=auth())).json()
+        await client.get("/trades/shadow/dashboard", params={"strategy_id": "s1"}, headers=auth())
+        merged = {c: len(await user_docs(db, "alice", c)) for c in ("aggDays", "aggGroups", "aggCells")}
+        assert merged["aggDays"] == 1 and merged["aggGroups"] < spread["aggGroups"] and merged["aggCells"] <= CELL_PARTITIONS
+        assert (await client.get("/trades/shadow/dashboard", headers=auth())).json() == before
+        assert await services.maintenance.verify("alice") == []
+
     def test_group_partitions_spread_the_keys(self):
         parts = {doc_id.split("~")[2] for (c, doc_id) in snapshot_documents(
             0, [_facts(i, date(2026, 1, 2), i, 0) for i in range(300)]) if c == "aggGroups"}

@@ -19,6 +19,7 @@ from ..performance.service import PerformanceService
 from ..quotes.errors import PublisherRoleRequired
 from ..quotes.service import QuoteService
 from ..storage.client import Storage
+from ..strategies.service import StrategyService
 from ..trades.service import TradeService
 from ..users.service import UserService
 
@@ -35,6 +36,7 @@ class Services:
     users: UserService
     performance: PerformanceService
     maintenance: Maintenance
+    strategies: StrategyService
 
 
 async def get_services(request: Request) -> Services:
@@ -100,7 +102,12 @@ async def _performance(services: ServicesDep) -> PerformanceService:
     return services.performance
 
 
+async def _strategies(services: ServicesDep) -> StrategyService:
+    return services.strategies
+
+
 TradesDep = Annotated[TradeService, Depends(_trades)]
 QuotesDep = Annotated[QuoteService, Depends(_quotes)]
 UsersDep = Annotated[UserService, Depends(_users)]
 PerformanceDep = Annotated[PerformanceService, Depends(_performance)]
+StrategiesDep = Annotated[StrategyService, Depends(_strategies)]

@@ -231,10 +231,11 @@ class Maintenance:
         for flt in filters:
             label = json.dumps({k: v for k, v in flt.as_json().items() if v})
             chosen = [t for t, f in zip(rec.closed, rec.facts) if flt.matches_attributes(f.source, f.strategy_id, f.symbol)]
-            expected_d = compute_dashboard(chosen, starting_capital=settings.starting_capital, tz=tz,
-                                           basis=Basis(settings.starting_capital, calendar=settings.calendar))
+            capital = await self.performance.capital(uid, flt, settings)
+            expected_d = compute_dashboard(chosen, starting_capital=capital[0], tz=tz,
+                                           basis=Basis(capital[0], capital_source=capital[1], calendar=settings.calendar))
             selection = await self.performance.load_selection(uid, flt, settings)
-            served_d = replace(self.performance.dashboard_of(selection, settings, flt),
+            served_d = replace(self.performance.dashboard_of(selection, settings, flt, capital),
                                conventions=expected_d.conventions)
             for f in fields(Dashboard):
                 _diff(f"dashboard {label} {f.name}", getattr(served_d, f.name), getattr(expected_d, f.name), out)

@@ -198,6 +198,31 @@ def snapshot_documents(gen: int, facts: Iterable[TradeFacts]) -> dict[tuple[str,
     return docs
 
 
+def merge_documents(collection: str, docs: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """One document holding the sum of the shards ``docs`` of an aggregate document."""
+    out: dict[str, Any] = {}
+    for doc in docs:
+        for field, value in doc.items():
+            if collection == AGG_SUMMARY:
+                out[field] = out.get(field, 0) + int(value) if isinstance(value, int) else value
+            elif field == "t":
+                out.setdefault("t", {}).update(value)
+            elif field == "m":
+                for dd, minutes in value.items():
+                    into = out.setdefault("m", {}).setdefault(dd, {})
+                    for minute, n in minutes.items():
+                        into[minute] = into.get(minute, 0) + int(n)
+            elif field in ("d", "b", "c"):
+                stats: dict[str, CellStats] = out.setdefault(field, {})
+                for key, counters in value.items():
+                    stats.setdefault(key, CellStats()).add(CellStats.from_doc(counters))
+    for field in ("d", "b", "c"):
+        if field in out:
+            kind = (GROUP_COUNTERS, False) if field == "b" else (COUNTERS, True)
+            out[field] = {k: v.to_doc(kind[0], extremes=kind[1]) for k, v in out[field].items()}
+    return out
+
+
 def _merge_stats(into: dict[Any, CellStats], key: Any, doc: Mapping[str, Any]) -> None:
     stats = into.get(key)
     if stats is None:
@@ -235,10 +260,14 @@ class AggregateRepository(Repository):
                 .where(filter=firestore.FieldFilter(FieldPath.document_id(), "<=", col.document(last + _END)))
                 .order_by(FieldPath.document_id()))
 
-    async def _stream(self, tx: Any, query: Any) -> list[Any]:
+    async def _stream(self, tx: Any, query: Any, seen: list[str] | None = None) -> list[Any]:
         if tx is None:
-            return [s async for s in query.stream(retry=self.retry, timeout=self.timeout)]
-        return [s async for s in await tx.get(query, retry=self.retry, timeout=self.timeout)]
+            snaps = [s async for s in query.stream(retry=self.retry, timeout=self.timeout)]
+        else:
+            snaps = [s async for s in await tx.get(query, retry=self.retry, timeout=self.timeout)]
+        if seen is not None:
+            seen.extend(s.id for s in snaps)
+        return snaps
 
     # -- the write -----------------------------------------------------------------------
     def stage_close(self, batch: Any, uid: str, writes: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
@@ -260,10 +289,13 @@ class AggregateRepository(Repository):
                 out[k] += int(doc.get(k, 0))
         return out
 
-    async def day_totals(self, tx: Any, uid: str, gen: int, first_month: str, last_month: str) -> dict[date, CellStats]:
-        """Each day's totals in ``[first_month, last_month]`` (``YYYY-MM``), shards added."""
+    async def day_totals(self, tx: Any, uid: str, gen: int, first_month: str, last_month: str,
+                         seen: list[str] | None = None) -> dict[date, CellStats]:
+        """Each day's totals in ``[first_month, last_month]`` (``YYYY-MM``), shards added
+        (the ids read are appended to ``seen``)."""
         out: dict[date, CellStats] = {}
-        for snap in await self._stream(tx, self._range(uid, AGG_DAYS, f"{gen}~{first_month}~", f"{gen}~{last_month}~", ["d"])):
+        query = self._range(uid, AGG_DAYS, f"{gen}~{first_month}~", f"{gen}~{last_month}~", ["d"])
+        for snap in await self._stream(tx, query, seen):
             month = snap.id.split("~")[1]
             for dd, doc in ((snap.to_dict() or {}).get("d") or {}).items():
                 _merge_stats(out, date.fromisoformat(f"{month}-{dd}"), doc)
@@ -278,19 +310,22 @@ class AggregateRepository(Repository):
                 out[int(minute)] = out.get(int(minute), 0) + int(n)
         return out
 
-    async def groups(self, tx: Any, uid: str, gen: int, first_month: str, last_month: str) -> dict[tuple[str, str], CellStats]:
+    async def groups(self, tx: Any, uid: str, gen: int, first_month: str, last_month: str,
+                     seen: list[str] | None = None) -> dict[tuple[str, str], CellStats]:
         """Each breakdown group summed over ``[first_month, last_month]``."""
         out: dict[tuple[str, str], CellStats] = {}
-        for snap in await self._stream(tx, self._range(uid, AGG_GROUPS, f"{gen}~{first_month}~", f"{gen}~{last_month}~", ["b"])):
+        query = self._range(uid, AGG_GROUPS, f"{gen}~{first_month}~", f"{gen}~{last_month}~", ["b"])
+        for snap in await self._stream(tx, query, seen):
             for key, doc in ((snap.to_dict() or {}).get("b") or {}).items():
                 _merge_stats(out, parse_group_key(key), doc)
         return out
 
-    async def cells(self, tx: Any, uid: str, gen: int, first_day: date, last_day: date) -> dict[CellId, CellStats]:
+    async def cells(self, tx: Any, uid: str, gen: int, first_day: date, last_day: date,
+                    seen: list[str] | None = None) -> dict[CellId, CellStats]:
         """Every cell of the days ``[first_day, last_day]``, partitions and shards added."""
         out: dict[CellId, CellStats] = {}
         query = self._range(uid, AGG_CELLS, f"{gen}~{first_day.isoformat()}~", f"{gen}~{last_day.isoformat()}~", ["c"])
-        for snap in await self._stream(tx, query):
+        for snap in await self._stream(tx, query, seen):
             day = date.fromisoformat(snap.id.split("~")[1])
             for key, doc in ((snap.to_dict() or {}).get("c") or {}).items():
                 source, strategy_id, symbol = key.split("|")
@@ -324,6 +359,28 @@ class AggregateRepository(Repository):
         await self._col(uid, AGG_FOLDS).document(f"{gen}~{key}").set(
             {"day": cp.day.isoformat(), "minute": cp.minute, "fold": cp.fold.to_doc(), "prior_count": cp.prior_count,
              "minute_total": cp.minute_total, "filters": filters}, retry=self.retry, timeout=self.timeout)
+
+    async def compact(self, uid: str, collection: str, ids: list[str]) -> None:
+        """Merge the write shards ``ids`` of one settled document (same id but the last part)
+        into its shard ``00``, and delete the others, in one transaction: reads then fetch
+        one document where the load had spread many. A close that writes one of them
+        meanwhile waits for the transaction, then adds to a fresh shard that reads sum."""
+        refs = [self._col(uid, collection).document(i) for i in sorted(ids)]
+        target = self._col(uid, collection).document("~".join(ids[0].split("~")[:-1] + ["00"]))
+        transaction = self.client.transaction()
+
+        @firestore.async_transactional
+        async def run(tx: Any) -> None:
+            docs = []
+            for ref in refs:
+                snap = await ref.get(transaction=tx)
+                docs.append(snap.to_dict() or {} if snap.exists else {})
+            tx.set(target, merge_documents(collection, docs))
+            for ref in refs:
+                if ref.id != target.id:
+                    tx.delete(ref)
+
+        await run(transaction)
 
     # -- verify and rebuild --------------------------------------------------------------
     async def generation_documents(self, uid: str, gen: int) -> dict[tuple[str, str], dict[str, Any]]:

@@ -17,16 +17,19 @@ from ..core.money import usd_from_cents
 from ..core.pnl import OpenPosition
 from ..core.shadow import ShadowMetrics, shadow_metrics_from_aggregates
 from ..quotes.repository import QuoteRepository
+from ..strategies.service import StrategyService
 from ..trades.repository import TradeRepository
 from ..users.models import UserSettings
 from ..users.service import UserService
 from .filters import TradeFilter
-from .repository import WHOLE_DAY, AggregateRepository, Checkpoint
+from .repository import AGG_CELLS, AGG_DAYS, AGG_GROUPS, WHOLE_DAY, AggregateRepository, Checkpoint
 
 log = logging.getLogger(__name__)
 
 #: Minutes of the latest day that a checkpoint leaves open (closes may still commit there).
 SETTLE_MINUTES = 2
+#: Settled documents whose shards one read merges, at most (each is one transaction).
+COMPACTIONS_PER_READ = 20
 
 
 @dataclass
@@ -55,11 +58,21 @@ class PerformanceService:
     """
 
     def __init__(self, aggregates: AggregateRepository, trades: TradeRepository, quotes: QuoteRepository,
-                 users: UserService) -> None:
+                 users: UserService, strategies: StrategyService) -> None:
         self.aggregates = aggregates
         self.trades = trades
         self.quotes = quotes
         self.users = users
+        self.strategies = strategies
+
+    async def capital(self, uid: str, flt: TradeFilter, settings: UserSettings) -> tuple[Decimal, str]:
+        """The starting capital a selection is measured against, and its source in words: a
+        strategy's own when the filter selects one strategy that has one, else the user's."""
+        if flt.strategy_id:
+            own = (await self.strategies.get(uid, flt.strategy_id)).starting_capital
+            if own is not None:
+                return own, f"strategy {flt.strategy_id}'s starting capital"
+        return settings.starting_capital, "user starting capital"
 
     async def load_selection(self, uid: str, flt: TradeFilter, settings: UserSettings | None = None) -> Selection:
         """Read the selected trades' aggregates and fold them in close order, at a cost that
@@ -83,20 +96,25 @@ class PerformanceService:
         first = flt.start_date or date(1970, 1, 1)
         last = min(flt.end_date or today + timedelta(days=1), today + timedelta(days=1))
 
+        seen: dict[str, list[str]] = {AGG_DAYS: [], AGG_GROUPS: [], AGG_CELLS: []}
+
         async def read(tx: Any) -> tuple[Rollup, OrderFold, list[TradeFacts], Checkpoint | None, dict[int, int], int]:
+            for ids in seen.values():  # the transaction may run more than once
+                ids.clear()
             rollup, prior = Rollup(), 0
             if not (flt.source or flt.strategy_id or flt.symbol):
                 # every day's totals: the window's, and the P&L realized before it
-                by_day = await self.aggregates.day_totals(tx, uid, gen, "1970-01", last.isoformat()[:7])
+                by_day = await self.aggregates.day_totals(tx, uid, gen, "1970-01", last.isoformat()[:7], seen[AGG_DAYS])
                 if flt.whole_months():
-                    rollup.groups = await self.aggregates.groups(tx, uid, gen, first.isoformat()[:7], last.isoformat()[:7])
+                    rollup.groups = await self.aggregates.groups(tx, uid, gen, first.isoformat()[:7],
+                                                                 last.isoformat()[:7], seen[AGG_GROUPS])
                 else:  # a date range inside months: the groups come from the cells of its days
-                    for cell, stats in (await self.aggregates.cells(tx, uid, gen, first, last)).items():
+                    for cell, stats in (await self.aggregates.cells(tx, uid, gen, first, last, seen[AGG_CELLS])).items():
                         rollup.add_cell(cell, stats)
                 rollup.by_day = {d: v for d, v in by_day.items() if first <= d <= last}
                 prior = sum(v.pnl for d, v in by_day.items() if d < first)
             else:
-                for cell, stats in (await self.aggregates.cells(tx, uid, gen, first, last)).items():
+                for cell, stats in (await self.aggregates.cells(tx, uid, gen, first, last, seen[AGG_CELLS])).items():
                     if flt.matches_cell(cell):
                         rollup.add_cell(cell, stats)
                 if flt.start_date:  # the selection's P&L before the window: O(cells before it)
@@ -120,6 +138,7 @@ class PerformanceService:
             return rollup, fold, entries, cp, latest_minutes, prior
 
         rollup, fold, entries, cp, latest_minutes, prior = await self.aggregates.read_snapshot(read)
+        await self._compact_settled(uid, seen, today)
         counts = {day: stats.n for day, stats in rollup.by_day.items()}
         if not counts:
             return Selection(rollup=rollup, fold=fold, prior_pnl_cents=prior)
@@ -146,23 +165,50 @@ class PerformanceService:
             log.error("aggregates disagree: the fold has %d trades, the cells %d", fold.count, sum(counts.values()))
         return Selection(rollup=rollup, fold=fold, folded=len(chosen), prior_pnl_cents=prior)
 
+    async def _compact_settled(self, uid: str, seen: dict[str, list[str]], today: date) -> None:
+        """Merge the write shards of documents this read found spread over several, when
+        their period has settled (a past month for day totals and groups, a past day for
+        cells), up to :data:`COMPACTIONS_PER_READ` of them: later reads of those periods
+        fetch one document per partition. Best effort: the answer does not depend on it."""
+        month = today.isoformat()[:7]
+        done = 0
+        for collection, ids in seen.items():
+            shards: dict[str, list[str]] = {}
+            for doc_id in ids:
+                shards.setdefault(doc_id.rsplit("~", 1)[0], []).append(doc_id)
+            for prefix, group in sorted(shards.items()):
+                period = prefix.split("~")[1]
+                if len(group) < 2 or period >= (month if collection != AGG_CELLS else today.isoformat()):
+                    continue
+                if done >= COMPACTIONS_PER_READ:
+                    return
+                try:
+                    await self.aggregates.compact(uid, collection, group)
+                except StorageUnavailable:
+                    log.warning("compaction of %s %s deferred", collection, prefix)
+                done += 1
+
     async def dashboard(self, uid: str, flt: TradeFilter) -> Dashboard:
         """``GET /trades/shadow/dashboard``: every dashboard figure for the user's CLOSED
         trades passing ``flt``, with their settings, from the aggregates. While a rebuild
         runs, ``conventions.rebuild`` says so and in which time zone the days still are."""
         settings = await self.users.get(uid)
-        return self.dashboard_of(await self.load_selection(uid, flt, settings), settings, flt)
+        capital = await self.capital(uid, flt, settings)
+        return self.dashboard_of(await self.load_selection(uid, flt, settings), settings, flt, capital)
 
-    def dashboard_of(self, selection: Selection, settings: UserSettings, flt: TradeFilter) -> Dashboard:
+    def dashboard_of(self, selection: Selection, settings: UserSettings, flt: TradeFilter,
+                     capital: tuple[Decimal, str]) -> Dashboard:
         """The dashboard of a loaded selection (see :meth:`dashboard`): the window of the
-        filter's dates, its equity continuing the account's, the user's calendar."""
+        filter's dates, its equity continuing the account's from ``capital`` (USD, and its
+        source in words), the user's calendar."""
         tz = settings.aggregates.timezone
         today = datetime.now(timezone.utc).astimezone(tz).date()
-        basis = Basis(starting_capital=settings.starting_capital, prior_pnl=usd_from_cents(selection.prior_pnl_cents),
+        basis = Basis(starting_capital=capital[0], capital_source=capital[1],
+                      prior_pnl=usd_from_cents(selection.prior_pnl_cents),
                       start=flt.start_date, end=min(flt.end_date, today) if flt.end_date else None,
                       calendar=settings.calendar)
         dashboard = dashboard_from_aggregates(selection.rollup, selection.fold,
-                                              starting_capital=settings.starting_capital, tz=tz, basis=basis)
+                                              starting_capital=capital[0], tz=tz, basis=basis)
         if settings.rebuild is not None:
             note = (f"a rebuild of the aggregates into {settings.rebuild.timezone.key} is running; until it "
                     f"switches, days are close dates in {settings.aggregates.timezone.key}")

@@ -1,0 +1,1 @@
+"""Strategies: per-strategy settings of a user (its own starting capital; later its cost model)."""
