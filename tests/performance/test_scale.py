@@ -31,8 +31,8 @@ OVERRIDES = budget.load_overrides(ROOT / "firestore.indexes.json")
 #: The activity every document must hold at (issue 11): cells in a day, closes in a day.
 CELLS_PER_DAY = 7_500
 CLOSES_PER_DAY = 50_000
-#: Distinct (dimension, value) groups in a month the group partitions are sized for.
-GROUPS_PER_MONTH = 100_000
+#: Distinct (dimension, value) groups in a month: 7,500 new symbols every day of a month.
+GROUPS_PER_MONTH = 7_500 * 31
 UID = "u" * 28  # Firebase uids are 28 characters
 
 
@@ -45,10 +45,11 @@ def _limits(collection: str, doc_id: str, fields: dict, *, uid: str = UID) -> tu
 
 
 def _facts(i: int, day: date, cell: int, minute: int) -> TradeFacts:
-    """A close with realistic widths: a 32-hex id, long strategy and symbol names, a risk."""
+    """A close with the widest ids the API accepts: a 40-character trade id, 128-character
+    strategy ids, 15-character symbols; and a risk."""
     pnl = (i * 7919) % 200_001 - 100_000
-    return TradeFacts(f"{i:032x}", 1_700_000_000_000_000 + i, day, "backtest", f"strategy-{cell % 3:02d}-momentum",
-                      f"SYM{cell // 3:05d}.XX", pnl, r_units=pnl * 3, risk_cents=25_000, hold_us=86_400_000_000 + i,
+    return TradeFacts(f"k{i:039x}", 1_700_000_000_000_000 + i, day, "backtest", f"strategy-{cell % 3:02d}".ljust(128, "x"),
+                      f"SYM{cell // 3:06d}.XXXXX", pnl, r_units=pnl * 3, risk_cents=25_000, hold_us=86_400_000_000 + i,
                       minute=minute)
 
 
@@ -72,8 +73,8 @@ class TestStorageBudget:
         cells = [d for (c, _), d in docs.items() if c == "aggCells"]
         assert len(cells) == CELL_PARTITIONS and sum(len(d["c"]) for d in cells) == CELLS_PER_DAY
         assert sum(len(d["t"]) for (c, _), d in docs.items() if c == "aggSeq") == CLOSES_PER_DAY
-        assert worst["aggSeq"][0] < 600_000 and worst["aggCells"][0] < 900_000
-        # a month of groups: 100,000 distinct symbols and strategies in its 16 partitions
+        assert worst["aggSeq"][0] < 800_000 and worst["aggCells"][0] < 1_000_000
+        # a month of groups: 7,500 new symbols every day, 232,500 groups in 32 partitions
         month = [_facts(i, date(2046, 6, 1 + i % 28), 3 * i, 0) for i in range(GROUPS_PER_MONTH)]  # a symbol each
         for (collection, doc_id), fields in snapshot_documents(12, month).items():
             if collection == "aggGroups":

@@ -28,7 +28,7 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, fields, replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..core.aggregates import CellStats, ClosedTrade, TradeFacts
@@ -41,8 +41,8 @@ from ..users.models import UserSettings
 from ..users.repository import UserRepository
 from ..users.service import UserService, generation_doc
 from .filters import TradeFilter
-from .repository import AGG_CELLS, AGG_DAYS, AGG_GROUPS, AGG_SEQ, AGG_SUMMARY, AggregateRepository, close_writes, snapshot_documents
-from .service import PerformanceService
+from .repository import AGG_CELLS, AGG_DAYS, AGG_GROUPS, AGG_SEQ, AGG_SUMMARY, CHUNK, AggregateRepository, close_writes, snapshot_documents
+from .service import PerformanceService, compact_settled
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,10 @@ def logical(docs: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
         elif collection == AGG_CELLS:
             for key, value in (doc.get("c") or {}).items():
                 add("cell", f"{parts[1]}|{key}", value)
-        elif collection == AGG_SEQ:
+        elif collection == AGG_SEQ:  # a minute document, or a chunk whose entries carry the minute
             for tid, entry in (doc.get("t") or {}).items():
-                out["sequence"][f"{parts[1]} {tid}"] = list(entry)
+                minute = int(entry[5]) if parts[2] == CHUNK else int(parts[2])
+                out["sequence"][f"{parts[1]} {tid}"] = list(entry[:5]) + [minute]
     for (kind, key), value in stats.items():
         out[kind][key] = value.to_doc() if kind != "group" else value.to_doc(("n", "w", "l", "e", "pnl", "gp", "gl"), extremes=False)
     return out
@@ -212,7 +213,8 @@ class Maintenance:
         settings = await self.users_service.get(uid)
         rec = await self.recompute(uid, settings)
         gen = settings.aggregates.number
-        stored = logical(await self.aggregates.generation_documents(uid, gen))
+        documents = await self.aggregates.generation_documents(uid, gen)
+        stored = logical(documents)
         expected = logical(snapshot_documents(gen, rec.facts))
         out: list[str] = []
         for kind in expected:
@@ -228,6 +230,13 @@ class Maintenance:
             largest = sorted((k for k in sizes if k[0] == dim), key=lambda k: (-sizes[k], k[1]))
             filters += [TradeFilter(**{dim: value}) for _, value in largest[: VERIFY_GROUPS_PER_DIMENSION]]
         tz = settings.aggregates.timezone
+        # merge what the load spread over settled periods first (the logical content is
+        # unchanged, and checked above): the filtered reads below then fetch few documents
+        seen: dict[str, list[str]] = {}
+        for collection, doc_id in documents:
+            seen.setdefault(collection, []).append(doc_id)
+        today = datetime.now(timezone.utc).astimezone(tz).date()
+        await compact_settled(self.aggregates, uid, {c: ids for c, ids in seen.items() if c != AGG_SUMMARY}, today, None)
         for flt in filters:
             label = json.dumps({k: v for k, v in flt.as_json().items() if v})
             chosen = [t for t, f in zip(rec.closed, rec.facts) if flt.matches_attributes(f.source, f.strategy_id, f.symbol)]

@@ -33,7 +33,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -65,15 +65,20 @@ AGGREGATE_COLLECTIONS = {AGG_SUMMARY: (), AGG_DAYS: ("d", "m"), AGG_GROUPS: ("b"
 
 #: Partitions of a day's cells: 7,500 cells of about 280 bytes in 4 documents of < 600 KB.
 CELL_PARTITIONS = 4
-#: Partitions of a month's groups: up to 100,000 (dimension, value) pairs in < 1 MiB each.
-GROUP_PARTITIONS = 16
-#: Shards of a minute's close sequence, at least: 50,000 closes of about 75 bytes in one
-#: minute stay under 500 KB per document.
-MIN_SEQUENCE_SHARDS = 8
+#: Partitions of a month's groups: 232,500 (dimension, value) pairs (7,500 new symbols
+#: every day of a month) in < 700 KB each.
+GROUP_PARTITIONS = 32
+#: Shards of a minute's close sequence, at least: 50,000 closes in one minute, with
+#: 128-character strategy ids, stay under 700 KB per document.
+MIN_SEQUENCE_SHARDS = 16
 #: The most write shards a user's hot documents get (about 1 write/s each at 64 closes/s).
 MAX_SHARDS = 64
 #: The minute index that stands for "the whole day" in a checkpoint.
 WHOLE_DAY = 9999
+#: The id part of a settled day's compacted close-sequence chunk (sorts after the minutes).
+CHUNK = "c"
+#: Entries per chunk: about 75 bytes each (up to 250 with the longest ids), under 1 MiB.
+CHUNK_ENTRIES = 3_000
 _END = "\uf8ff"
 #: Writes per batch in rebuilds (under the 500 writes and 10 MiB of one commit).
 BATCH_WRITES = 400
@@ -333,17 +338,50 @@ class AggregateRepository(Repository):
         return out
 
     async def sequences(self, tx: Any, uid: str, gen: int, first_day: date, after_minute: int,
-                        last_day: date) -> list[TradeFacts]:
+                        last_day: date, seen: list[str] | None = None) -> list[TradeFacts]:
         """The close-sequence entries from ``first_day`` after ``after_minute`` through
-        ``last_day`` (unordered)."""
+        ``last_day`` (unordered): minute documents, and the chunks a compaction made of a
+        settled day (ids ``~c{k}``, after the minutes; their entries carry the minute)."""
         first = f"{gen}~{first_day.isoformat()}~{after_minute + 1:04d}" if after_minute >= 0 else f"{gen}~{first_day.isoformat()}~"
         out: list[TradeFacts] = []
-        for snap in await self._stream(tx, self._range(uid, AGG_SEQ, first, f"{gen}~{last_day.isoformat()}~")):
-            _, day, minute, _ = snap.id.split("~")
+        for snap in await self._stream(tx, self._range(uid, AGG_SEQ, first, f"{gen}~{last_day.isoformat()}~"), seen):
+            _, day_text, part, _ = snap.id.split("~")
+            day = date.fromisoformat(day_text)
             for tid, entry in ((snap.to_dict() or {}).get("t") or {}).items():
-                facts = TradeFacts.from_seq_entry(tid, date.fromisoformat(day), entry)
-                out.append(TradeFacts(**{**facts.__dict__, "minute": int(minute)}))
+                minute = int(entry[5]) if part == CHUNK else int(part)
+                if day == first_day and minute <= after_minute:
+                    continue  # a chunk of the first day also holds the minutes already folded
+                out.append(replace(TradeFacts.from_seq_entry(tid, day, entry[:5]), minute=minute))
         return out
+
+    async def compact_sequences(self, uid: str, ids: list[str]) -> None:
+        """Merge the close-sequence documents ``ids`` of one settled day (its minute
+        documents and any earlier chunks) into chunks of :data:`CHUNK_ENTRIES` entries, in
+        one transaction (at most :data:`BATCH_WRITES` documents)."""
+        refs = [self._col(uid, AGG_SEQ).document(i) for i in sorted(ids)]
+        prefix = "~".join(ids[0].split("~")[:2])
+        transaction = self.client.transaction()
+
+        @firestore.async_transactional
+        async def run(tx: Any) -> None:
+            entries: dict[str, list[Any]] = {}
+            for ref in refs:
+                snap = await ref.get(transaction=tx)
+                part = ref.id.split("~")[2]
+                for tid, entry in ((snap.to_dict() or {}).get("t") or {}).items() if snap.exists else ():
+                    entries[tid] = list(entry[:5]) + [int(entry[5]) if part == CHUNK else int(part)]
+            ordered = sorted(entries.items(), key=lambda kv: (kv[1][0], kv[0]))
+            chunks = [dict(ordered[i:i + CHUNK_ENTRIES]) for i in range(0, len(ordered), CHUNK_ENTRIES)]
+            written = set()
+            for k, chunk in enumerate(chunks):
+                ref = self._col(uid, AGG_SEQ).document(f"{prefix}~{CHUNK}~{k:02d}")
+                tx.set(ref, {"t": chunk})
+                written.add(ref.id)
+            for ref in refs:
+                if ref.id not in written:
+                    tx.delete(ref)
+
+        await run(transaction)
 
     async def checkpoint(self, tx: Any, uid: str, gen: int, key: str) -> Checkpoint | None:
         """The stored fold checkpoint of a selection, or None."""

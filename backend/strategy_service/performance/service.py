@@ -22,14 +22,14 @@ from ..trades.repository import TradeRepository
 from ..users.models import UserSettings
 from ..users.service import UserService
 from .filters import TradeFilter
-from .repository import AGG_CELLS, AGG_DAYS, AGG_GROUPS, WHOLE_DAY, AggregateRepository, Checkpoint
+from .repository import AGG_CELLS, AGG_DAYS, AGG_GROUPS, AGG_SEQ, BATCH_WRITES, CHUNK, WHOLE_DAY, AggregateRepository, Checkpoint
 
 log = logging.getLogger(__name__)
 
 #: Minutes of the latest day that a checkpoint leaves open (closes may still commit there).
 SETTLE_MINUTES = 2
 #: Settled documents whose shards one read merges, at most (each is one transaction).
-COMPACTIONS_PER_READ = 20
+COMPACTIONS_PER_READ = 64
 
 
 @dataclass
@@ -47,6 +47,48 @@ class Selection:
     fold: OrderFold
     folded: int = 0
     prior_pnl_cents: int = 0
+
+
+async def compact_settled(aggregates: AggregateRepository, uid: str, seen: dict[str, list[str]], today: date,
+                          limit: int | None) -> int:
+    """Merge the documents a read found spread over several when their period has settled:
+    the write shards of day totals and groups (a past month) and of cells (a past day),
+    and a past day's close-sequence documents into chunks. Up to ``limit`` merges (None:
+    all). Best effort: the answers do not depend on it, only the number of documents
+    later reads fetch.
+
+    Returns:
+        The number of merges done.
+    """
+    month, day = today.isoformat()[:7], today.isoformat()
+    done = 0
+    for collection, ids in seen.items():
+        groups: dict[str, list[str]] = {}
+        for doc_id in ids:
+            parts = doc_id.split("~")
+            key = "~".join(parts[:2]) if collection == AGG_SEQ else doc_id.rsplit("~", 1)[0]
+            groups.setdefault(key, []).append(doc_id)
+        for key, group in sorted(groups.items()):
+            period = key.split("~")[1]
+            settled = period < (day if collection in (AGG_CELLS, AGG_SEQ) else month)
+            if collection == AGG_SEQ:
+                loose = [g for g in group if g.split("~")[2] != CHUNK]
+                worth = bool(loose) and len(group) >= 2 and len(group) <= BATCH_WRITES
+            else:
+                worth = len(group) >= 2
+            if not (settled and worth):
+                continue
+            if limit is not None and done >= limit:
+                return done
+            try:
+                if collection == AGG_SEQ:
+                    await aggregates.compact_sequences(uid, group)
+                else:
+                    await aggregates.compact(uid, collection, group)
+            except StorageUnavailable:
+                log.warning("compaction of %s %s deferred", collection, key)
+            done += 1
+    return done
 
 
 class PerformanceService:
@@ -96,7 +138,7 @@ class PerformanceService:
         first = flt.start_date or date(1970, 1, 1)
         last = min(flt.end_date or today + timedelta(days=1), today + timedelta(days=1))
 
-        seen: dict[str, list[str]] = {AGG_DAYS: [], AGG_GROUPS: [], AGG_CELLS: []}
+        seen: dict[str, list[str]] = {AGG_DAYS: [], AGG_GROUPS: [], AGG_CELLS: [], AGG_SEQ: []}
 
         async def read(tx: Any) -> tuple[Rollup, OrderFold, list[TradeFacts], Checkpoint | None, dict[int, int], int]:
             for ids in seen.values():  # the transaction may run more than once
@@ -133,12 +175,13 @@ class PerformanceService:
             cp = cp if fold.count or after >= 0 else None  # the checkpoint used, if any
             if after == WHOLE_DAY:
                 start_day, after = start_day + timedelta(days=1), -1
-            entries = await self.aggregates.sequences(tx, uid, gen, start_day, after, latest) if start_day <= latest else []
+            entries = (await self.aggregates.sequences(tx, uid, gen, start_day, after, latest, seen[AGG_SEQ])
+                       if start_day <= latest else [])
             latest_minutes = await self.aggregates.minute_counts(tx, uid, gen, latest)
             return rollup, fold, entries, cp, latest_minutes, prior
 
         rollup, fold, entries, cp, latest_minutes, prior = await self.aggregates.read_snapshot(read)
-        await self._compact_settled(uid, seen, today)
+        await compact_settled(self.aggregates, uid, seen, today, COMPACTIONS_PER_READ)
         counts = {day: stats.n for day, stats in rollup.by_day.items()}
         if not counts:
             return Selection(rollup=rollup, fold=fold, prior_pnl_cents=prior)
@@ -164,29 +207,6 @@ class PerformanceService:
         if fold.count != sum(counts.values()):
             log.error("aggregates disagree: the fold has %d trades, the cells %d", fold.count, sum(counts.values()))
         return Selection(rollup=rollup, fold=fold, folded=len(chosen), prior_pnl_cents=prior)
-
-    async def _compact_settled(self, uid: str, seen: dict[str, list[str]], today: date) -> None:
-        """Merge the write shards of documents this read found spread over several, when
-        their period has settled (a past month for day totals and groups, a past day for
-        cells), up to :data:`COMPACTIONS_PER_READ` of them: later reads of those periods
-        fetch one document per partition. Best effort: the answer does not depend on it."""
-        month = today.isoformat()[:7]
-        done = 0
-        for collection, ids in seen.items():
-            shards: dict[str, list[str]] = {}
-            for doc_id in ids:
-                shards.setdefault(doc_id.rsplit("~", 1)[0], []).append(doc_id)
-            for prefix, group in sorted(shards.items()):
-                period = prefix.split("~")[1]
-                if len(group) < 2 or period >= (month if collection != AGG_CELLS else today.isoformat()):
-                    continue
-                if done >= COMPACTIONS_PER_READ:
-                    return
-                try:
-                    await self.aggregates.compact(uid, collection, group)
-                except StorageUnavailable:
-                    log.warning("compaction of %s %s deferred", collection, prefix)
-                done += 1
 
     async def dashboard(self, uid: str, flt: TradeFilter) -> Dashboard:
         """``GET /trades/shadow/dashboard``: every dashboard figure for the user's CLOSED
