@@ -17,6 +17,7 @@ from backend.strategy_service.core.aggregates import TradeFacts
 from backend.strategy_service.performance.repository import (
     AGGREGATE_COLLECTIONS,
     CELL_PARTITIONS,
+    CHUNK_ENTRIES,
     GROUP_PARTITIONS,
     MIN_SEQUENCE_SHARDS,
     close_writes,
@@ -66,6 +67,12 @@ class TestStorageBudget:
         day = date(2046, 6, 15)  # 20 years of history: ids do not grow with the years
         facts = [_facts(i, day, i % CELLS_PER_DAY, 570) for i in range(CLOSES_PER_DAY)]
         docs = snapshot_documents(12, facts)
+        # the same day once settled: its close sequence in chunks, as a read compacts it
+        chunks = {k: v for k, v in snapshot_documents(12, facts, settled_before=date(2046, 6, 16)).items()
+                  if k[0] == "aggSeq"}
+        assert len(chunks) == -(-CLOSES_PER_DAY // CHUNK_ENTRIES)
+        for (collection, doc_id), fields in chunks.items():
+            _limits(collection, doc_id, fields)
         worst: dict[str, tuple[int, int]] = {}
         for (collection, doc_id), fields in docs.items():
             size, entries = _limits(collection, doc_id, fields)

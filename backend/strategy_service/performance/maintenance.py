@@ -174,7 +174,8 @@ class Maintenance:
                 if not trade.is_open:
                     seen.add(trade.shadow_id)
                     facts.append(closed_trade_of(trade).facts(zone))
-            written = await self.aggregates.write_documents(uid, snapshot_documents(new, facts))
+            today = datetime.now(timezone.utc).astimezone(zone).date()
+            written = await self.aggregates.write_documents(uid, snapshot_documents(new, facts, settled_before=today))
             await self.users.set_generations(uid, aggregates=None, rebuild={**started, "state": "dual"})
             await asyncio.sleep(self.grace_seconds)
             since = started["started_at"] - timedelta(seconds=self.grace_seconds)

@@ -173,12 +173,25 @@ def close_writes(gen: int, facts: TradeFacts, shards: int) -> list[tuple[str, st
     return writes
 
 
-def snapshot_documents(gen: int, facts: Iterable[TradeFacts]) -> dict[tuple[str, str], dict[str, Any]]:
+def snapshot_documents(gen: int, facts: Iterable[TradeFacts], *,
+                       settled_before: date | None = None) -> dict[tuple[str, str], dict[str, Any]]:
     """The documents of generation ``gen`` for a set of closed trades, as plain values (a
     rebuild writes them with ``set``): one shard, the same partitions and keys as the
-    closes write."""
+    closes write; the close sequences of days before ``settled_before`` already in
+    chunks, as a read's compaction would leave them."""
     docs: dict[tuple[str, str], dict[str, Any]] = {}
     stats: dict[tuple[str, str, str, str], CellStats] = {}
+    facts = list(facts)
+    chunked: dict[str, list[TradeFacts]] = {}
+    if settled_before is not None:
+        for f in facts:
+            if f.day < settled_before:
+                chunked.setdefault(f.day.isoformat(), []).append(f)
+        for day, day_facts in chunked.items():
+            day_facts.sort(key=lambda f: f.order_key)
+            for k in range(0, len(day_facts), CHUNK_ENTRIES):
+                docs[(AGG_SEQ, f"{gen}~{day}~{CHUNK}~{k // CHUNK_ENTRIES:02d}")] = {
+                    "t": {f.trade_id: f.seq_entry() + [f.minute] for f in day_facts[k:k + CHUNK_ENTRIES]}}
     for f in facts:
         day, month = f.day.isoformat(), f.day.isoformat()[:7]
         keys = [(AGG_SUMMARY, f"{gen}~00", "", ""), (AGG_DAYS, f"{gen}~{month}~00", "d", day[8:]),
@@ -190,8 +203,9 @@ def snapshot_documents(gen: int, facts: Iterable[TradeFacts]) -> dict[tuple[str,
             stats.setdefault(k, CellStats()).add_trade(f)
         minutes = docs.setdefault((AGG_DAYS, f"{gen}~{month}~00"), {}).setdefault("m", {}).setdefault(day[8:], {})
         minutes[f"{f.minute:04d}"] = minutes.get(f"{f.minute:04d}", 0) + 1
-        seq = docs.setdefault((AGG_SEQ, f"{gen}~{day}~{f.minute:04d}~{stable_hash(f.trade_id) % MIN_SEQUENCE_SHARDS:02d}"), {})
-        seq.setdefault("t", {})[f.trade_id] = f.seq_entry()
+        if day not in chunked:
+            seq = docs.setdefault((AGG_SEQ, f"{gen}~{day}~{f.minute:04d}~{stable_hash(f.trade_id) % MIN_SEQUENCE_SHARDS:02d}"), {})
+            seq.setdefault("t", {})[f.trade_id] = f.seq_entry()
     for (collection, doc_id, field, key), value in stats.items():
         doc = docs.setdefault((collection, doc_id), {})
         if collection == AGG_SUMMARY:
