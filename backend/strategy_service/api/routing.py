@@ -15,7 +15,6 @@ from fastapi import HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 import simplejson
 from fastapi.routing import APIRoute
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from ..core.errors import InvalidJson, PayloadTooLarge, ServiceError
 
@@ -81,43 +80,68 @@ class DecimalJSONRoute(APIRoute):
 access_log = logging.getLogger("strategy_service.access")
 
 
-class RequestContextMiddleware(BaseHTTPMiddleware):
+class RequestContextMiddleware:
     """Gives every request an id (``X-Request-ID`` in, or a new one), echoes it in the
     response, writes one access log line with it (method, path, status, milliseconds; no
     header, so no token, is logged), and refuses bodies larger than ``max_body_bytes`` with
-    413: by ``Content-Length``, or while reading a chunked body that has none."""
+    413: by ``Content-Length``, or while reading a chunked body that has none.
+
+    A plain ASGI middleware (Starlette's ``BaseHTTPMiddleware`` cost about 1 ms of CPU per
+    request: ``docs/performance.md``)."""
 
     def __init__(self, app: Any, *, max_body_bytes: int) -> None:
-        super().__init__(app)
+        self.app = app
         self.max_body_bytes = max_body_bytes
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        incoming = request.headers.get("x-request-id", "")
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        incoming = headers.get("x-request-id", "")
         rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
         token = request_id_var.set(rid)
         started = time.perf_counter()
         status = 500
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
         try:
             too_large = error_response(PayloadTooLarge(f"The body is larger than {self.max_body_bytes} bytes."))
-            length = request.headers.get("content-length")
+            length = headers.get("content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-                status = 413
-                return too_large
-            if length is None and request.method in ("POST", "PUT", "PATCH"):
-                chunks, size = [], 0
-                async for chunk in request.stream():  # chunked: count while reading, stop past the cap
-                    size += len(chunk)
+                await too_large(scope, receive, send_with_id)
+                return
+            if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
+                chunks, size, more = [], 0, True
+                while more:  # chunked: count while reading, stop past the cap
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        break
+                    chunks.append(message.get("body", b""))
+                    size += len(chunks[-1])
+                    more = message.get("more_body", False)
                     if size > self.max_body_bytes:
-                        status = 413
-                        return too_large
-                    chunks.append(chunk)
-                request._body = b"".join(chunks)  # replayed to the route by BaseHTTPMiddleware
-            response = await call_next(request)
-            response.headers["X-Request-ID"] = rid
-            status = response.status_code
-            return response
+                        await too_large(scope, receive, send_with_id)
+                        return
+                body, replayed = b"".join(chunks), False
+
+                async def replay() -> dict[str, Any]:
+                    nonlocal replayed
+                    if not replayed:
+                        replayed = True
+                        return {"type": "http.request", "body": body, "more_body": False}
+                    return await receive()
+
+                await self.app(scope, replay, send_with_id)
+                return
+            await self.app(scope, receive, send_with_id)
         finally:
-            access_log.info("%s %s %s %.1f ms", request.method, request.url.path, status,
+            access_log.info("%s %s %s %.1f ms", scope["method"], scope["path"], status,
                             (time.perf_counter() - started) * 1000)
             request_id_var.reset(token)
-
