@@ -125,6 +125,8 @@ GROUPS = {
     "execute route (execute_trade)": ("execute_trade (backend",),
     "  its create (TradeRepository.create)": ("TradeRepository.create (",),
     "reads (get_many / get / batch_get)": ("get_many (", "batch_get_documents", "_get_all"),
+    "dashboard read (PerformanceService.load_selection)": ("load_selection",),
+    "  aggregate documents decoded (_stream, to_dict, _merge_stats)": ("AggregateRepository._stream", "DocumentSnapshot.to_dict", "_merge_stats"),
     "grpc (any call)": ("grpc/",),
     "proto-plus marshalling": ("proto/",),
     "pydantic": ("pydantic",),

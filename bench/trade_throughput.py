@@ -156,6 +156,15 @@ async def writes_per_document(clients: int, trades: int) -> None:
         span = max(1, last - 10)
         busiest = max((sum(n for s_, n in v.items() if s_ >= 10) for v in docs.values()), default=0) / span
         print(f"{collection:<20} {len(docs):>9} {writes:>7} {peak:>21} {max(late, default=0):>16} {busiest:>37.2f}")
+    summary = per.get("aggSummary", {})
+    if summary:
+        by_doc = sorted(((sum(n for s_, n in v.items() if s_ >= 10), name.rsplit("/", 1)[1]) for name, v in summary.items()),
+                        reverse=True)
+        print(f"aggSummary shards after 10 s: {len(by_doc)} written; writes of the busiest 5: "
+              f"{', '.join(f'{d} {n}' for n, d in by_doc[:5])}; of the least busy 5: "
+              f"{', '.join(f'{d} {n}' for n, d in by_doc[-5:])}")
+        closes_per_second = [sum(v.get(i, 0) for v in summary.values()) for i in range(last + 1)]
+        print(f"closes per second (aggSummary writes): {closes_per_second}")
 
 
 async def main(levels: list[tuple[int, int]]) -> None:
@@ -203,11 +212,12 @@ async def main(levels: list[tuple[int, int]]) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50], help="0: skip the uvicorn levels")
     parser.add_argument("--trades", type=int, nargs="+", default=[200, 500, 1000])
     parser.add_argument("--writes-clients", type=int, default=50, help="clients of the writes-per-document level")
     parser.add_argument("--writes-trades", type=int, default=1500, help="trades of the writes-per-document level (0: skip)")
     args = parser.parse_args()
-    asyncio.run(main(list(zip(args.clients, args.trades))))
+    if args.clients != [0]:
+        asyncio.run(main(list(zip(args.clients, args.trades))))
     if args.writes_trades:
         asyncio.run(writes_per_document(args.writes_clients, args.writes_trades))

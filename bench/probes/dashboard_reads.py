@@ -2,7 +2,11 @@
 collection, for a user seeded like ``bench/dashboard_http.py`` (backtest trades opened and
 closed concurrently, so the load-chosen shard count rises while seeding).
 
-    scripts/with-emulator .venv/bin/python bench/probes/dashboard_reads.py [--trades 10000] [--today]
+    scripts/with-emulator .venv/bin/python bench/probes/dashboard_reads.py [--trades 10000] [--today] \
+        [--pyspy /tmp/dash-prof.txt --pyspy-seconds 15]
+
+With ``--pyspy``, py-spy records this process (``--gil``, raw) while dashboard requests loop,
+and the profile is summarised by ``bench/profile_load.py``.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from backend.strategy_service.main import create_app  # noqa: E402
 from backend.strategy_service.performance.repository import AggregateRepository  # noqa: E402
 
 
-async def main(n: int, today: bool, how: str, concurrency: int) -> None:
+async def main(n: int, today: bool, how: str, concurrency: int, pyspy: str | None, pyspy_seconds: int) -> None:
     project = f"demo-bench-{uuid.uuid4().hex[:8]}"
     app = create_app(Settings(ENV="test", GOOGLE_CLOUD_PROJECT=project, FIRESTORE_EMULATOR_HOST=os.environ["FIRESTORE_EMULATOR_HOST"],
                               FIREBASE_AUTH_EMULATOR_HOST=os.environ.get("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")))
@@ -58,6 +62,23 @@ async def main(n: int, today: bool, how: str, concurrency: int) -> None:
                 assert r.status_code == 200
                 print(f"{label}: {(time.perf_counter() - t0) * 1000:.0f} ms; aggregate documents read: "
                       f"{sum(docs.values())} {dict(docs)}")
+            if pyspy:
+                import shutil
+                import subprocess
+
+                spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+                prof = subprocess.Popen([spy, "record", "-p", str(os.getpid()), "-d", str(pyspy_seconds), "-r", "100",
+                                         "-f", "raw", "-o", pyspy, "--nonblocking", "--gil"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                done, stop = 0, time.monotonic() + pyspy_seconds
+                while time.monotonic() < stop:
+                    assert (await c.get("/trades/shadow/dashboard", headers=head)).status_code == 200
+                    done += 1
+                await asyncio.to_thread(prof.wait)
+                print(f"py-spy: {done} dashboard requests in {pyspy_seconds} s, profile {pyspy}")
+                from profile_load import summarise
+
+                summarise(Path(pyspy), 15)
             gen = (await app.state.services.users.get(uid)).aggregates.number
             every = await app.state.services.maintenance.aggregates.generation_documents(uid, gen)
             print(f"documents of generation {gen}: {dict(Counter(k[0] for k in every))}")
@@ -71,5 +92,7 @@ if __name__ == "__main__":
     p.add_argument("--today", action="store_true")
     p.add_argument("--seed", default="service", choices=["http", "service"])
     p.add_argument("--concurrency", type=int, default=50)
+    p.add_argument("--pyspy", help="raw profile output file")
+    p.add_argument("--pyspy-seconds", type=int, default=15)
     a = p.parse_args()
-    asyncio.run(main(a.trades, a.today, a.seed, a.concurrency))
+    asyncio.run(main(a.trades, a.today, a.seed, a.concurrency, a.pyspy, a.pyspy_seconds))
