@@ -6,7 +6,8 @@ closed concurrently, so the load-chosen shard count rises while seeding).
         [--pyspy /tmp/dash-prof.txt --pyspy-seconds 15]
 
 With ``--pyspy``, py-spy records this process (``--gil``, raw) while dashboard requests loop,
-and the profile is summarised by ``bench/profile_load.py``.
+and the profile is summarised by ``bench/profile_load.py``. With ``--verify-pyspy``, it
+records one ``maintenance.verify(uid)`` instead (timed, summarised the same way).
 """
 
 from __future__ import annotations
@@ -35,7 +36,17 @@ from backend.strategy_service.main import create_app  # noqa: E402
 from backend.strategy_service.performance.repository import AggregateRepository  # noqa: E402
 
 
-async def main(n: int, today: bool, how: str, concurrency: int, pyspy: str | None, pyspy_seconds: int) -> None:
+def start_pyspy(out: str, seconds: int):
+    import shutil
+    import subprocess
+
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
+    return subprocess.Popen([spy, "record", "-p", str(os.getpid()), "-d", str(seconds), "-r", "100", "-f", "raw",
+                             "-o", out, "--nonblocking", "--gil"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def main(n: int, today: bool, how: str, concurrency: int, pyspy: str | None, pyspy_seconds: int,
+               verify_pyspy: str | None) -> None:
     project = f"demo-bench-{uuid.uuid4().hex[:8]}"
     app = create_app(Settings(ENV="test", GOOGLE_CLOUD_PROJECT=project, FIRESTORE_EMULATOR_HOST=os.environ["FIRESTORE_EMULATOR_HOST"],
                               FIREBASE_AUTH_EMULATOR_HOST=os.environ.get("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")))
@@ -62,14 +73,19 @@ async def main(n: int, today: bool, how: str, concurrency: int, pyspy: str | Non
                 assert r.status_code == 200
                 print(f"{label}: {(time.perf_counter() - t0) * 1000:.0f} ms; aggregate documents read: "
                       f"{sum(docs.values())} {dict(docs)}")
-            if pyspy:
-                import shutil
-                import subprocess
+            if verify_pyspy:
+                prof = start_pyspy(verify_pyspy, 600)
+                await asyncio.sleep(1)  # py-spy attaches
+                t0 = time.perf_counter()
+                diffs = await app.state.services.maintenance.verify(uid)
+                print(f"verify: {'OK' if not diffs else diffs[:3]} in {time.perf_counter() - t0:.1f} s")
+                prof.send_signal(2)  # SIGINT: py-spy writes what it has
+                await asyncio.to_thread(prof.wait)
+                from profile_load import summarise
 
-                spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or "py-spy"
-                prof = subprocess.Popen([spy, "record", "-p", str(os.getpid()), "-d", str(pyspy_seconds), "-r", "100",
-                                         "-f", "raw", "-o", pyspy, "--nonblocking", "--gil"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                summarise(Path(verify_pyspy), 20)
+            if pyspy:
+                prof = start_pyspy(pyspy, pyspy_seconds)
                 done, stop = 0, time.monotonic() + pyspy_seconds
                 while time.monotonic() < stop:
                     assert (await c.get("/trades/shadow/dashboard", headers=head)).status_code == 200
@@ -94,5 +110,6 @@ if __name__ == "__main__":
     p.add_argument("--concurrency", type=int, default=50)
     p.add_argument("--pyspy", help="raw profile output file")
     p.add_argument("--pyspy-seconds", type=int, default=15)
+    p.add_argument("--verify-pyspy", help="raw profile output file of one verify")
     a = p.parse_args()
-    asyncio.run(main(a.trades, a.today, a.seed, a.concurrency, a.pyspy, a.pyspy_seconds))
+    asyncio.run(main(a.trades, a.today, a.seed, a.concurrency, a.pyspy, a.pyspy_seconds, a.verify_pyspy))
