@@ -1,137 +1,169 @@
-"""Benchmark 2 (issue 4): ``GET /trades/shadow/dashboard`` latency through the HTTP app on
-the emulator, for a user with 100 and a user with 10,000 closed trades, beside a full-scan
-implementation measured the same way.
+"""Benchmark 1 (issue 11): ``GET /trades/shadow/dashboard`` latency through the HTTP app
+(httpx ``ASGITransport``) on the emulator, two pairs of users, each pair timed
+interleaved in one run:
 
-    scripts/with-emulator .venv/bin/python bench/dashboard_http.py [--requests 40]
+- (a) "same day": 50 closes today against 5,000 closes today;
+- (b) "year": 100 closes against 10,000 closes spread over the past 365 days (today
+  excluded, so the latest-day sequence plays no part).
 
-Both users trade over the same 250 trading days of 2024 (2 symbols, 2 strategies). Their
-trades are written straight to Firestore in batches and their aggregates built with
-``rebuild`` (the same documents the closes maintain, as the tests' ``verify`` runs show),
-which seeds 10,000 trades in seconds instead of 20,000 HTTP calls. One warm-up request per
-user stores the order-fold checkpoint, as any earlier dashboard view would have. The
-full-scan route is the previous implementation (stream every trade, ``compute_dashboard``),
-mounted on the same app for this run only.
+    scripts/with-emulator .venv/bin/python bench/dashboard_http.py [--requests 40] [--seed http|service]
+
+Seeding makes real trades: backtest trades opened (``execute`` with ``source=backtest``,
+``price``, ``filled_at``) and closed (``close`` with ``price`` and ``closed_at``), so the
+aggregates are exactly what closes write (load-chosen shards included). ``--seed http``
+(default) goes through the API, ``POST /trades/execute`` then ``POST
+/trades/close-shadow``, with ``--concurrency`` requests in flight; ``--seed service``
+calls ``app.state.services.trades.execute/close`` (no HTTP layer). The seeding time of
+each user is printed. Today's closes fall between midnight and 30 minutes ago in
+America/New_York (the users' default zone), spread uniformly; 5 symbols, 3 strategies.
+
+Then, per user: ``maintenance.verify(uid)`` must return [] (prints OK or the
+differences), one warm-up request (it stores the fold checkpoint, as any earlier view
+would have), then ``--requests`` timed requests per user, alternating between the two users
+of a pair (ABBA order), sequentially.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import httpx
 from asgi_lifespan import LifespanManager
 
-from backend.strategy_service.config import Settings
-from backend.strategy_service.api.deps import CurrentUser, ServicesDep
 from backend.strategy_service.auth.emulator import make_emulator_token
-from backend.strategy_service.core.dashboard import compute_dashboard
-from backend.strategy_service.performance.maintenance import closed_trade_of
-from backend.strategy_service.performance.schemas import DashboardOut
-from backend.strategy_service.performance.filters import TradeFilter
+from backend.strategy_service.config import Settings
 from backend.strategy_service.main import create_app
-from backend.strategy_service.api.routing import DecimalJSONResponse
-from backend.strategy_service.storage.client import USERS
-from backend.strategy_service.trades.repository import SHADOW_TRADES
+from backend.strategy_service.trades.models import ExecuteCommand
 
-TRADING_DAYS = [d for d in (datetime(2024, 1, 2, tzinfo=timezone.utc) + timedelta(days=i) for i in range(365))
-                if d.weekday() < 5][:250]
+NY = ZoneInfo("America/New_York")
+SYMBOLS = ["AAPL", "MSFT", "NVDA", "AMZN", "META"]
+STRATEGIES = ["ma", "rsi", "breakout"]
 
 
-def trade_docs(uid: str, n: int, seed: int) -> list[dict]:
-    """n CLOSED backtest trades over the 250 trading days, as the close would store them."""
+def close_times(n: int, *, today: bool, rng: random.Random) -> list[datetime]:
+    """``n`` close times: earlier today (New York midnight to 30 minutes ago), or over the
+    365 days before today."""
+    now = datetime.now(timezone.utc)
+    midnight = datetime.combine(now.astimezone(NY).date(), datetime.min.time(), NY).astimezone(timezone.utc)
+    if today:
+        span = (now - timedelta(minutes=30) - midnight).total_seconds()
+        assert span > 600, "run this later in the New York day: today has less than 40 minutes"
+        return [midnight + timedelta(seconds=rng.uniform(0, span)) for _ in range(n)]
+    return [midnight - timedelta(seconds=rng.uniform(1, 365 * 86400)) for _ in range(n)]
+
+
+def plan(n: int, *, today: bool, seed: int) -> list[dict]:
     rng = random.Random(seed)
-    docs = []
-    for i in range(n):
-        opened = rng.choice(TRADING_DAYS) + timedelta(hours=14, minutes=rng.randrange(30, 390))
-        closed = opened + timedelta(minutes=rng.randrange(1, 60))
-        pnl = Decimal(rng.randrange(-40_000, 50_000)) / 100
-        doc = {"shadow_id": f"b{i:06d}", "uid": uid, "symbol": rng.choice(["AAPL", "MSFT"]), "side": "BUY",
-               "quantity": "1", "entry_price": "100", "strategy_id": rng.choice(["ma", "rsi"]), "source": "backtest",
-               "status": "CLOSED", "created_at": opened, "closed_at": closed, "realized_pnl": str(pnl),
-               "final_pnl": str(pnl), "current_pnl": str(pnl), "pnl_percent": "0.00"}
-        if rng.random() < 0.5:
-            doc["risk_amount"] = "100.00"
-        docs.append(doc)
-    return docs
-
-
-async def seed(services, uid: str, n: int, seed_value: int) -> None:
-    docs = trade_docs(uid, n, seed_value)
-    db = services.storage.client
-    for i in range(0, len(docs), 400):
-        batch = db.batch()
-        for doc in docs[i:i + 400]:
-            batch.set(db.collection(USERS, uid, SHADOW_TRADES).document(doc["shadow_id"]), doc)
-        await batch.commit()
-    await services.maintenance.rebuild(uid)
-
-
-async def timed(client: httpx.AsyncClient, path: str, headers: dict, count: int) -> list[float]:
     out = []
-    for _ in range(count):
-        t0 = time.perf_counter()
-        r = await client.get(path, headers=headers)
-        out.append((time.perf_counter() - t0) * 1000)
-        assert r.status_code == 200, r.text
+    for closed in close_times(n, today=today, rng=rng):
+        opened = closed - timedelta(seconds=rng.uniform(60, 3600))
+        out.append({"symbol": rng.choice(SYMBOLS), "strategy_id": rng.choice(STRATEGIES), "side": rng.choice(["BUY", "SELL"]),
+                    "entry": Decimal(rng.randrange(5_000, 50_000)) / 100, "exit": Decimal(rng.randrange(5_000, 50_000)) / 100,
+                    "opened": opened, "closed": closed, "risk": Decimal(100) if rng.random() < 0.7 else None})
     return out
 
 
-def summary(label: str, values: list[float]) -> str:
+async def seed_user(app, client: httpx.AsyncClient, uid: str, head: dict, trades: list[dict], how: str,
+                    concurrency: int) -> float:
+    """Open and close every planned trade; returns the wall seconds."""
+    services = app.state.services
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(t: dict) -> None:
+        async with sem:
+            if how == "http":
+                body = {"symbol": t["symbol"], "side": t["side"], "quantity": "1", "strategy_id": t["strategy_id"],
+                        "source": "backtest", "price": str(t["entry"]), "filled_at": t["opened"].isoformat()}
+                if t["risk"] is not None:
+                    body["risk_amount"] = str(t["risk"])
+                r = await client.post("/trades/execute", json=body, headers=head)
+                assert r.status_code == 201, r.text
+                r = await client.post("/trades/close-shadow", headers=head,
+                                      json={"shadow_id": r.json()["id"], "price": str(t["exit"]),
+                                            "closed_at": t["closed"].isoformat()})
+                assert r.status_code == 200, r.text
+            else:
+                trade = await services.trades.execute(uid, ExecuteCommand(
+                    symbol=t["symbol"], side=t["side"], strategy_id=t["strategy_id"], source="backtest",
+                    quantity=Decimal(1), risk_amount=t["risk"], price=t["entry"], filled_at=t["opened"]))
+                await services.trades.close(uid, trade.shadow_id, exit_reason="bench", price=t["exit"],
+                                            closed_at=t["closed"])
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(t) for t in trades))
+    return time.perf_counter() - t0
+
+
+def stats(values: list[float]) -> tuple[float, float]:
     values = sorted(values)
-    p90 = values[min(len(values) - 1, int(len(values) * 0.9))]
-    return f"{label:<34} {len(values):>4} {statistics.median(values):>10.1f} {p90:>10.1f}"
+    return statistics.median(values), values[min(len(values) - 1, int(len(values) * 0.9))]
 
 
-async def main(requests: int, full_requests: int) -> None:
+async def main(requests: int, how: str, concurrency: int, pairs: list[str], scale: float) -> None:
     project = f"demo-bench-{uuid.uuid4().hex[:8]}"
-    import os
     settings = Settings(ENV="test", GOOGLE_CLOUD_PROJECT=project,
                         FIRESTORE_EMULATOR_HOST=os.environ["FIRESTORE_EMULATOR_HOST"],
                         FIREBASE_AUTH_EMULATOR_HOST=os.environ.get("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099"))
     app = create_app(settings)
-
-    @app.get("/bench/full-scan-dashboard")
-    async def full_scan(user: CurrentUser, services: ServicesDep) -> DecimalJSONResponse:
-        user_settings = await services.users.get(user.uid)
-        closed = [closed_trade_of(t) async for t in services.maintenance.trades.stream(user.uid) if not t.is_open]
-        dashboard = compute_dashboard(closed, starting_capital=user_settings.starting_capital, tz=user_settings.timezone)
-        return DecimalJSONResponse(DashboardOut.of(dashboard, TradeFilter()).model_dump())
-
+    all_pairs = {"same day": [("today-50", 50, True), ("today-5000", 5_000, True)],
+                 "year": [("year-100", 100, False), ("year-10000", 10_000, False)]}
+    print(f"now: {datetime.now(NY).isoformat(timespec='seconds')} (America/New_York); seeding through {how}, "
+          f"{concurrency} in flight")
     async with LifespanManager(app):
-        services = app.state.services
-        sizes = {"u100": 100, "u10k": 10_000}
-        t0 = time.perf_counter()
-        for i, (uid, n) in enumerate(sizes.items()):
-            await seed(services, uid, n, i)
-        print(f"seeded {sum(sizes.values())} closed trades in {time.perf_counter() - t0:.1f} s")
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=120) as c:
-            heads = {uid: {"Authorization": f"Bearer {make_emulator_token(uid, project)}"} for uid in sizes}
-            results = {}
-            for uid in sizes:  # warm-up: stores the fold checkpoint; checks both paths agree
-                fast = (await c.get("/trades/shadow/dashboard", headers=heads[uid])).json()
-                full = (await c.get("/bench/full-scan-dashboard", headers=heads[uid])).json()
-                assert fast == full, f"{uid}: aggregates and full scan disagree"
-            for uid in sizes:
-                results[("aggregates", uid)] = await timed(c, "/trades/shadow/dashboard", heads[uid], requests)
-            for uid in sizes:
-                results[("full scan", uid)] = await timed(c, "/bench/full-scan-dashboard", heads[uid], full_requests)
-        print(f"{'GET dashboard, user':<34} {'n':>4} {'median ms':>10} {'p90 ms':>10}")
-        for (kind, uid), values in results.items():
-            print(summary(f"{kind}, {sizes[uid]} trades", values))
-        for kind in ("aggregates", "full scan"):
-            ratio = statistics.median(results[(kind, "u10k")]) / statistics.median(results[(kind, "u100")])
-            print(f"{kind}: median(10,000 trades) / median(100 trades) = {ratio:.2f}")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=300) as c:
+            heads: dict[str, dict] = {}
+            results: dict[str, list[float]] = {}
+            for name in pairs:
+                users = all_pairs[name]
+                users = [(uid, max(1, round(n * scale)), today) for uid, n, today in users]
+                all_pairs[name] = users
+                for i, (uid, n, today) in enumerate(users):
+                    heads[uid] = {"Authorization": f"Bearer {make_emulator_token(uid, project)}"}
+                    wall = await seed_user(app, c, uid, heads[uid], plan(n, today=today, seed=i), how, concurrency)
+                    print(f"seeded {uid}: {n:,} trades opened and closed in {wall:.1f} s ({n / wall:.1f} trades/s)")
+                for uid, n, _ in users:
+                    t0 = time.perf_counter()
+                    diffs = await app.state.services.maintenance.verify(uid)
+                    print(f"verify({uid}): {'OK' if not diffs else f'{len(diffs)} differences, e.g. {diffs[:3]}'} "
+                          f"({time.perf_counter() - t0:.1f} s)")
+                    r = await c.get("/trades/shadow/dashboard", headers=heads[uid])  # warm-up: stores the checkpoint
+                    assert r.status_code == 200, r.text
+                    closed = r.json().get("total_trades", r.json().get("closed_trades"))
+                    print(f"warm-up {uid}: 200 ({closed} trades in the dashboard)")
+                for uid, _, _ in users:
+                    results[uid] = []
+                a, b = users[0][0], users[1][0]
+                for i in range(requests):
+                    for uid in ((a, b) if i % 2 == 0 else (b, a)):
+                        t0 = time.perf_counter()
+                        r = await c.get("/trades/shadow/dashboard", headers=heads[uid])
+                        results[uid].append((time.perf_counter() - t0) * 1000)
+                        assert r.status_code == 200, r.text
+    print(f"\n{'pair':<9} {'user':<11} {'closes':>7} {'requests':>8} {'median ms':>9} {'p90 ms':>7}")
+    for name in pairs:
+        (a, na, _), (b, nb, _) = all_pairs[name]
+        for uid, n in ((a, na), (b, nb)):
+            med, p90 = stats(results[uid])
+            print(f"{name:<9} {uid:<11} {n:>7,} {len(results[uid]):>8} {med:>9.1f} {p90:>7.1f}")
+        ratio = statistics.median(results[b]) / statistics.median(results[a])
+        print(f"{name:<9} ratio of medians {b} / {a} = {ratio:.2f} (goal <= 1.5)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=40, help="timed requests per user (aggregates)")
-    parser.add_argument("--full-requests", type=int, default=5, help="timed requests per user (full scan)")
+    parser.add_argument("--requests", type=int, default=40, help="timed requests per user")
+    parser.add_argument("--seed", choices=["http", "service"], default="http", help="how the trades are made")
+    parser.add_argument("--concurrency", type=int, default=50, help="trades in flight while seeding")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the numbers of trades (quick tries)")
+    parser.add_argument("--pairs", nargs="+", choices=["same day", "year"], default=["same day", "year"])
     args = parser.parse_args()
-    asyncio.run(main(args.requests, args.full_requests))
+    asyncio.run(main(args.requests, args.seed, args.concurrency, args.pairs, args.scale))

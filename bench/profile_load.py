@@ -42,7 +42,7 @@ def cpu_seconds(pid: int) -> float:
 async def drive(base: str, pid: int | None, clients: int, seconds: float) -> None:
     import httpx
 
-    from backend.strategy_service.emulator_tokens import make_emulator_token
+    from backend.strategy_service.auth.emulator import make_emulator_token
 
     project = os.environ["GOOGLE_CLOUD_PROJECT"]
     heads = {"Authorization": f"Bearer {make_emulator_token('prof', project)}"}
@@ -118,11 +118,18 @@ def _parse(frame: str) -> tuple[str, str]:
 #: Hot-spot groups: a sample counts in a group when any frame of its stack contains the text.
 GROUPS = {
     "close route (close_shadow_trade)": ("close_shadow_trade (backend",),
-    "  its commit (Store.close_trade_and_count)": ("Store.close_trade_and_count",),
+    "  TradeService.close": ("TradeService.close (",),
+    "  its commit (TradeRepository.close)": ("TradeRepository.close (",),
+    "  aggregate writes built (close_writes)": ("close_writes (",),
     "  write encoding (batch set/update -> Write protos)": ("pbs_for_", "base_batch.py"),
     "execute route (execute_trade)": ("execute_trade (backend",),
+    "  its create (TradeRepository.create)": ("TradeRepository.create (",),
+    "reads (get_many / get / batch_get)": ("get_many (", "batch_get_documents", "_get_all"),
+    "dashboard read (PerformanceService.load_selection)": ("load_selection",),
+    "  aggregate documents decoded (_stream, to_dict, _merge_stats)": ("AggregateRepository._stream", "DocumentSnapshot.to_dict", "_merge_stats"),
     "grpc (any call)": ("grpc/",),
     "proto-plus marshalling": ("proto/",),
+    "pydantic": ("pydantic",),
     "thread-pool hop, event-loop side (to_thread.run_sync)": ("to_thread.py", "run_sync_in_worker_thread"),
     "thread-pool workers, busy (WorkerThread.run, not waiting)": ("WorkerThread.run",),
     "auth (current_principal)": ("current_principal",),

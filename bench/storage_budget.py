@@ -1,336 +1,260 @@
-"""Storage budget of today's close (issue 11): transforms per document per commit, and the
-bytes and index entries of the month, day and summary documents as they grow, by
-Firestore's documented rules (``backend/strategy_service/storage/budget.py``).
+"""Benchmark 4 (issue 11): the storage budget of every document kind the close path writes,
+at the issue's activity, by Firestore's documented rules
+(``backend/strategy_service/storage/budget.py``, honouring ``firestore.indexes.json``).
 
-    .venv/bin/python bench/storage_budget.py [--symbols 100] [--strategies 3]
+    .venv/bin/python bench/storage_budget.py          # about 20-40 s, no emulator needed
 
-No emulator needed: the close's batch is captured from the real write path,
-``Store.close_trade_and_count`` (which calls ``aggregate_writes``), through a recording
-client, and its merges and transforms (``Increment``, ``Maximum``, ``Minimum``,
-``SERVER_TIMESTAMP``) are applied to in-memory documents the way Firestore applies them
-(``set(..., merge=True)`` merges at the leaves). Sizes and index entries are kept
-incrementally per new field (they are additive over fields), and checked against a full
-recomputation at every day boundary.
+The documents are the real ones: the aggregate documents come from
+``snapshot_documents`` (performance/repository.py: the plain final documents a rebuild
+writes, which are also what the merges of ``close_writes`` add up to, one shard), the trade
+document from ``trade_document`` plus the close's fields, the transforms per commit from
+``close_writes`` itself. Only the fold checkpoint is built here, by the shape of
+``AggregateRepository.store_checkpoint``.
 
-Index configuration: the project's ``firestore.indexes.json`` (today: no exemption for the
-aggregates), and, for comparison, the same plus ``"indexes": []`` for ``pnlMonths.c``,
-``pnlMonths.d``, ``pnlMonths.b`` and ``pnlDays.t``.
+Activity (the issue's "up to"): 7,500 distinct (day, source, strategy, symbol) cells in a
+day, 50,000 closes in a day, 20 years of history. Document kinds are per day or per month
+(the summary and the checkpoints are constant), so 20 years add documents, never size to
+one. Two name profiles (byte sizes depend on them):
+
+- ``typical``: uid of 28 characters (Firebase), strategy ``strat-NN``, symbols of 4-5
+  characters, trade ids of 32 hex digits;
+- ``longest``: the longest names the API accepts: uid 128, strategy id 128, symbol 15.
+
+And the worst time and name distributions each kind can see:
+
+- a day's cells: 7,500 cells (2 sources x 15 strategies x 250 symbols), 50,000 closes;
+- a day's close sequences: the 50,000 closes spread over the 390 minutes of the session,
+  or all of them in ONE minute (a burst; the fewest documents: ``MIN_SEQUENCE_SHARDS``);
+- a month's day totals: 31 days with a close in every one of the 1,440 minutes;
+- a month's groups: the same 7,500 cells every day (267 groups), or adversarial: 7,500
+  NEW symbols every day of a 31-day month (232,500 symbol groups).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import copy
+import random
 import sys
-import uuid
-from collections.abc import Mapping
+import time
+from collections import defaultdict
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backend.strategy_service.aggregates import TradeFacts  # noqa: E402
-from backend.strategy_service.repository import Store, aggregate_writes  # noqa: E402
-from backend.strategy_service.storage import budget  # noqa: E402
+from backend.strategy_service.core.aggregates import OrderFold, TradeFacts  # noqa: E402
+from backend.strategy_service.performance.filters import TradeFilter  # noqa: E402
+from backend.strategy_service.performance.repository import (  # noqa: E402
+    AGG_CELLS,
+    AGG_DAYS,
+    AGG_FOLDS,
+    AGG_GROUPS,
+    AGG_SEQ,
+    AGG_SUMMARY,
+    MAX_SHARDS,
+    close_writes,
+    snapshot_documents,
+)
 from backend.strategy_service.storage.budget import (  # noqa: E402
-    EXEMPT,
     MAX_DOCUMENT_BYTES,
     MAX_FIELD_TRANSFORMS_PER_DOCUMENT,
     MAX_INDEX_ENTRIES_PER_DOCUMENT,
-    IndexConfig,
+    MAX_REQUEST_BYTES,
     document_size,
     index_entries,
     load_overrides,
     transform_count,
 )
+from backend.strategy_service.storage.client import USERS  # noqa: E402
+from backend.strategy_service.trades.models import CLIENT_FIELDS, Trade  # noqa: E402
+from backend.strategy_service.trades.repository import SHADOW_TRADES, _CLOSE_FIELDS, _encode, trade_document  # noqa: E402
 
-UID = "u" * 28  # Firebase Auth uids are 28 characters
+GEN = 12  # a generation number of two digits (ids grow with it)
+DAY = date(2026, 11, 20)
+SESSION_START = 9 * 60 + 30  # 09:30, minutes of the day
 
-
-# -- a recording client: the real close_trade_and_count, without Firestore ---------------------
-class _Ref:
-    def __init__(self, path: tuple[str, ...]) -> None:
-        self.path = path
-
-
-class _Collection:
-    def __init__(self, path: tuple[str, ...]) -> None:
-        self.path = path
-
-    def document(self, doc_id: str) -> _Ref:
-        return _Ref(self.path + (doc_id,))
+PROFILES = {
+    "typical": {"uid": "u" * 28, "strategy": lambda i: f"strat-{i:02d}", "symbol": lambda i: f"S{i:03d}"},
+    "longest": {"uid": "u" * 128, "strategy": lambda i: f"{i:03d}".ljust(128, "s"),
+                "symbol": lambda i: f"{i:05d}".ljust(15, "Y")},
+}
 
 
-class _Batch:
-    def __init__(self, sink: list) -> None:
-        self.sink = sink
-
-    def update(self, ref: _Ref, data: dict, option: Any = None) -> None:
-        self.sink.append(("update", ref.path, data))
-
-    def set(self, ref: _Ref, data: dict, merge: bool = False) -> None:
-        self.sink.append(("set-merge" if merge else "set", ref.path, data))
-
-    async def commit(self, **_: Any) -> None:
-        return None
+def fact(rng: random.Random, day: date, minute: int, source: str, strategy: str, symbol: str) -> TradeFacts:
+    start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(minutes=minute)
+    closed_us = int(start.timestamp() * 1_000_000) + rng.randrange(60_000_000)
+    risky = rng.random() < 0.7
+    return TradeFacts(trade_id=f"{rng.getrandbits(128):032x}", closed_at_us=closed_us, day=day, source=source,
+                      strategy_id=strategy, symbol=symbol, pnl_cents=rng.randrange(-5_000_000, 5_000_000),
+                      r_units=rng.randrange(-99_999, 99_999) if risky else None,
+                      risk_cents=rng.randrange(1, 10_000_000) if risky else None,
+                      hold_us=rng.randrange(1, 10**12), minute=minute)
 
 
-class RecordingClient:
-    """Just enough of ``AsyncClient`` for ``Store.close_trade_and_count``."""
-
-    def __init__(self) -> None:
-        self.writes: list = []
-
-    def collection(self, *path: str) -> _Collection:
-        return _Collection(tuple(path))
-
-    def batch(self) -> _Batch:
-        return _Batch(self.writes)
-
-    def write_option(self, **_: Any) -> None:
-        return None
+def day_cells(profile: dict) -> list[tuple[str, str, str]]:
+    """7,500 distinct (source, strategy, symbol) of one day."""
+    return [(src, profile["strategy"](k), profile["symbol"](s))
+            for src in ("paper", "backtest") for k in range(15) for s in range(250)]
 
 
-def close_writes(facts: TradeFacts) -> list:
-    """The writes of one close's batch, as the service builds them."""
-    client = RecordingClient()
-    store = Store(client, timeout_seconds=5.0)  # type: ignore[arg-type]
-    asyncio.run(store.close_trade_and_count(
-        UID, facts.trade_id, {"status": "CLOSED"}, last_update_time=datetime.now(timezone.utc), facts=facts
-    ))
-    return client.writes
+def heavy_day(profile: dict, rng: random.Random, *, one_minute: bool) -> list[TradeFacts]:
+    """50,000 closes of one day over its 7,500 cells (every cell at least once)."""
+    cells = day_cells(profile)
+    picks = cells + [rng.choice(cells) for _ in range(50_000 - len(cells))]
+    return [fact(rng, DAY, SESSION_START if one_minute else SESSION_START + rng.randrange(390), *c) for c in picks]
 
 
-# -- applying a merge the way Firestore does --------------------------------------------------------
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+def every_minute_month(profile: dict, rng: random.Random) -> list[TradeFacts]:
+    """A close in each of the 1,440 minutes of each of 31 days (the largest minute maps)."""
+    cells = day_cells(profile)
+    return [fact(rng, date(2026, 10, d), m, *cells[(d * 1440 + m) % len(cells)]) for d in range(1, 32) for m in range(1440)]
 
 
-def _apply_leaf(old: Any, new: Any) -> Any:
-    name = type(new).__name__
-    if budget.is_server_timestamp(new):
-        return NOW
-    if name == "Increment":
-        return (old if isinstance(old, (int, float)) else 0) + new.value
-    if name == "Maximum":
-        return new.value if not isinstance(old, (int, float)) else max(old, new.value)
-    if name == "Minimum":
-        return new.value if not isinstance(old, (int, float)) else min(old, new.value)
-    return copy.deepcopy(new)
-
-
-class TrackedDocument:
-    """A stored document with its size and index entries kept up to date per write."""
-
-    def __init__(self, path: tuple[str, ...], config: IndexConfig) -> None:
-        self.path = path
-        self.group = path[-2]
-        self.config = config
-        self.data: dict[str, Any] = {}
-        self.bytes = document_size(path, {})
-        self.entries = 0
-
-    def _merge(self, target: dict, write: Mapping, prefix: tuple[str, ...]) -> None:
-        for key, value in write.items():
-            if isinstance(value, Mapping) and not budget.is_transform(value):
-                if key not in target:
-                    target[key] = {}
-                    self.bytes += budget.string_size(key)  # an empty map: its name only
-                    self.entries += self._entries_at(prefix + (key,), {})
-                self._merge(target[key], value, prefix + (key,))
-            elif key in target:
-                target[key] = _apply_leaf(target[key], value)  # numbers stay numbers: same size
-            else:
-                target[key] = _apply_leaf(None, value)
-                self.bytes += budget.string_size(key) + budget.value_size(target[key])
-                self.entries += self._entries_at(prefix + (key,), target[key])
-
-    def _entries_at(self, path: tuple[str, ...], value: Any) -> int:
-        """Index entries one field adds at ``path`` (its own, not its subfields')."""
-        nested: Any = value
-        for seg in reversed(path):
-            nested = {seg: nested}
-        empty: Any = {}
-        for seg in reversed(path[:-1]):
-            empty = {seg: empty}
-        return index_entries(self.group, nested, self.config) - index_entries(self.group, empty, self.config)
-
-    def apply(self, write: Mapping) -> None:
-        self._merge(self.data, write, ())
-
-    def check(self) -> None:
-        """The incremental figures equal a full recomputation."""
-        assert self.bytes == document_size(self.path, self.data), (self.bytes, document_size(self.path, self.data))
-        full = index_entries(self.group, self.data, self.config)
-        assert self.entries == full, (self.entries, full)
-
-
-def proposed_config(base: IndexConfig) -> IndexConfig:
-    out = IndexConfig(overrides=dict(base.overrides), composites=dict(base.composites))
-    for group, field_ in (("pnlMonths", "c"), ("pnlMonths", "d"), ("pnlMonths", "b"), ("pnlDays", "t")):
-        out.overrides[(group, (field_,))] = EXEMPT
+def month_groups(profile: dict, rng: random.Random, *, new_symbols_daily: bool) -> list[TradeFacts]:
+    """One close per cell per day (group counters do not change size): one day when the
+    cells repeat (the groups are the same every day), every day of a 31-day month when
+    the symbols are new every day."""
+    out = []
+    for d in range(1, 32 if new_symbols_daily else 2):
+        for n, (src, strat, sym) in enumerate(day_cells(profile)):
+            if new_symbols_daily:
+                strat, sym = profile["strategy"](0), profile["symbol"](d * 10_000 + n)
+            out.append(fact(rng, date(2026, 10, d), SESSION_START, src, strat, sym))
     return out
 
 
-def facts_for(day: date, strategy: str, symbol: str, i: int, source: str = "paper") -> TradeFacts:
-    pnl = (i * 37 % 2001) - 1000
-    closed = datetime(day.year, day.month, day.day, 14, tzinfo=timezone.utc) + timedelta(microseconds=i)
-    return TradeFacts(
-        trade_id=uuid.UUID(int=i).hex, closed_at_us=int(closed.timestamp()) * 1_000_000 + i, day=day,
-        source=source, strategy_id=strategy, symbol=symbol, pnl_cents=pnl,
-        r_units=pnl * 10, risk_cents=1000, hold_us=3_600_000_000,
-    )
+def longest_trade(profile: dict) -> dict[str, Any]:
+    """The closed trade's stored document with every optional field at its longest."""
+    now = datetime(2026, 11, 20, 15, 59, 59, 999_999, tzinfo=timezone.utc)
+    big = Decimal("123456789012.123456")
+    trade = Trade(shadow_id="k" + "f" * 39, uid=profile["uid"], symbol=profile["symbol"](1), side="SELL",
+                  quantity=big, notional=big, entry_price=big, strategy_id=profile["strategy"](1), source="paper",
+                  created_at=now, created_at_iso=now.isoformat(), current_price=big, received_at=now,
+                  request_hash="f" * 64, idempotency_key="i" * 128, stop_loss=big, risk_amount=big,
+                  quote_bid=big, quote_ask=big, client={name: "c" * 128 for name in CLIENT_FIELDS})
+    closed = replace(trade.closed(exit_price=big, exit_reason="r" * 200, closed_at=now, pnl=-big,
+                                  pnl_percent=Decimal("-99999.99"), agg_gen=GEN), last_updated=now)
+    doc = trade_document(trade)
+    doc.update({name: _encode(getattr(closed, name)) for name in _CLOSE_FIELDS})
+    doc["final_pnl"], doc["final_pnl_percent"] = doc["realized_pnl"], doc["realized_pnl_percent"]
+    return doc
 
 
-def doc_path(kind: str, facts: TradeFacts) -> tuple[str, ...]:
-    return {"month": ("users", UID, "pnlMonths", facts.day.isoformat()[:7]),
-            "day": ("users", UID, "pnlDays", facts.day.isoformat()),
-            "summary": ("users", UID, "metrics", "summary")}[kind]
+def checkpoint_doc(profile: dict) -> dict[str, Any]:
+    """The fold checkpoint's shape (``store_checkpoint``) with its largest values."""
+    fold = OrderFold(count=10**9, cum=-10**15, peak=10**15, worst_usd=-10**15,
+                     worst_pct=Decimal("-99.99999999999999999999999999"), run_w=10**6, run_l=10**6,
+                     best_w=10**6, best_l=10**6)
+    flt = TradeFilter(start_date=date(2006, 1, 1), end_date=DAY, source="backtest",
+                      strategy_id=profile["strategy"](1), symbol=profile["symbol"](1))
+    return {"day": DAY.isoformat(), "minute": 1439, "fold": fold.to_doc(), "prior_count": 10**9,
+            "minute_total": 50_000, "filters": flt.as_json()}
 
 
-# -- the scenarios ---------------------------------------------------------------------------------
-def one_close_report(config: IndexConfig) -> None:
-    facts = facts_for(date(2026, 1, 5), "strat-1", "AAPL", 1)
-    print("## One close: the batch of Store.close_trade_and_count")
-    print(f"{'write':<10} {'document':<46} {'transforms':>10} {'written bytes*':>14}")
-    total = 0
-    for op, path, data in close_writes(facts):
-        total += transform_count(data)
-        shown = "/".join(("users", "{uid}") + path[2:])
-        print(f"{op:<10} {shown:<46} {transform_count(data):>10} {document_size(path, data):>14}")
-    print(f"{'':<10} {'whole commit':<46} {total:>10}")
-    print(f"* document_size of the written fields (not the stored document); limit "
-          f"{MAX_FIELD_TRANSFORMS_PER_DOCUMENT} transforms per document per commit; the trade update's fields "
-          f"are a stand-in here ({{'status': 'CLOSED'}})\n")
+class Budget:
+    """The largest document of each kind seen, by bytes and by index entries."""
+
+    def __init__(self, overrides: Any) -> None:
+        self.overrides = overrides
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(self, kind: str, scenario: str, collection: str, path: list[str], doc: dict[str, Any]) -> None:
+        size = document_size(path, doc)
+        entries = index_entries(collection, doc, self.overrides)
+        row = self.rows.setdefault((kind, scenario), {"bytes": 0, "entries": 0, "docs": 0})
+        row["docs"] += 1
+        row["bytes"] = max(row["bytes"], size)
+        row["entries"] = max(row["entries"], entries)
+
+    def add_snapshot(self, scenario: str, uid: str, docs: dict[tuple[str, str], dict[str, Any]], kinds: set[str]) -> None:
+        for (collection, doc_id), doc in docs.items():
+            if collection in kinds:
+                self.add(collection, scenario, collection, [USERS, uid, collection, doc_id], doc)
 
 
-def month_scenario(symbols: int, strategies: int, config: IndexConfig, label: str) -> None:
-    """One close per (day, strategy, symbol) cell, every calendar day of a month."""
-    month = (date(2026, 1, 1), 31)
-    docs: dict[str, TrackedDocument] = {}
-    first_entries = first_bytes = None
-    cells = closes = 0
-    rows = []
-    for d in range(month[1]):
-        day = month[0] + timedelta(days=d)
-        for s in range(strategies):
-            for y in range(symbols):
-                closes += 1
-                facts = facts_for(day, f"strat-{s}", f"SYM{y:03d}", closes)
-                for op, path, data in close_writes(facts):
-                    kind = path[2]
-                    if kind not in ("pnlMonths",):
-                        continue
-                    doc = docs.setdefault("month", TrackedDocument(path, config))
-                    doc.apply(data)
-                cells += 1
-                doc = docs["month"]
-                if first_entries is None and doc.entries > MAX_INDEX_ENTRIES_PER_DOCUMENT:
-                    first_entries = (day.day, closes - d * symbols * strategies, closes, doc.entries)
-                if first_bytes is None and doc.bytes > MAX_DOCUMENT_BYTES:
-                    first_bytes = (day.day, closes - d * symbols * strategies, closes, doc.bytes)
-        docs["month"].check()
-        rows.append((day.day, cells, docs["month"].bytes, docs["month"].entries))
-    print(f"## Month document, {symbols} symbols x {strategies} strategies x 1 source, one close per cell per day ({label})")
-    print(f"{'day':>4} {'cells':>7} {'bytes':>10} {'index entries':>14}")
-    for day_no, c, b, e in rows:
-        flag = ("  > 40,000 entries" if e > MAX_INDEX_ENTRIES_PER_DOCUMENT else "") + ("  > 1 MiB" if b > MAX_DOCUMENT_BYTES else "")
-        print(f"{day_no:>4} {c:>7,} {b:>10,} {e:>14,}{flag}")
-    if first_entries:
-        print(f"first past 40,000 index entries: day {first_entries[0]}, close {first_entries[1]:,} of that day "
-              f"(close {first_entries[2]:,} of the month), {first_entries[3]:,} entries")
-    else:
-        print("never past 40,000 index entries this month")
-    if first_bytes:
-        print(f"first past 1 MiB: day {first_bytes[0]}, close {first_bytes[1]:,} of that day "
-              f"(close {first_bytes[2]:,} of the month), {first_bytes[3]:,} bytes")
-    else:
-        print("never past 1 MiB this month")
-    print()
+def transforms_per_commit(profile: dict, rng: random.Random) -> dict[str, int]:
+    """Most transforms one close commit sends to one document, per kind: ``close_writes``
+    for 2 generations (a rebuild in progress) and 1 to MAX_SHARDS shards."""
+    out: dict[str, int] = defaultdict(int)
+    cells = day_cells(profile)
+    for shards in (1, 8, MAX_SHARDS):
+        for _ in range(200):
+            f = fact(rng, DAY, rng.randrange(1440), *rng.choice(cells))
+            f = replace(f, r_units=f.r_units or 1, risk_cents=f.risk_cents or 1)  # every counter non-zero
+            per_doc: dict[tuple[str, str], int] = defaultdict(int)
+            for gen in (GEN, GEN + 1):
+                for collection, doc_id, fields in close_writes(gen, f, shards):
+                    per_doc[(collection, doc_id)] += transform_count(fields)
+            for (collection, _), n in per_doc.items():
+                out[collection] = max(out[collection], n)
+    out[SHADOW_TRADES] = 0
+    return out
 
 
-def per_cell_costs(config: IndexConfig) -> tuple[int, int, int, int, int, int]:
-    """Bytes and entries a month document gains for: a new cell, a new day, a new group."""
-    base = facts_for(date(2026, 1, 5), "strat-1", "SYM001", 1)
-    month = [w for w in close_writes(base) if w[1][2] == "pnlMonths"][0]
-    doc = TrackedDocument(month[1], config)
-    doc.apply(month[2])
-    b0, e0 = doc.bytes, doc.entries
-    # same day, strategy, a new symbol: a new cell and a new symbol group
-    doc.apply([w for w in close_writes(facts_for(date(2026, 1, 5), "strat-1", "SYM002", 2)) if w[1][2] == "pnlMonths"][0][2])
-    b1, e1 = doc.bytes - b0, doc.entries - e0
-    # a new day, same strategy and symbol: a new cell and a new day total
-    doc.apply([w for w in close_writes(facts_for(date(2026, 1, 6), "strat-1", "SYM002", 3)) if w[1][2] == "pnlMonths"][0][2])
-    b2, e2 = doc.bytes - b0 - b1, doc.entries - e0 - e1
-    return b0, e0, b1, e1, b2, e2
-
-
-def day_scenario(config: IndexConfig, label: str, limit: int = 60_000) -> None:
-    day = date(2026, 1, 5)
-    doc = None
-    first_entries = first_bytes = None
-    marks = {1, 100, 1_000, 5_000, 5_714, 5_715, 10_000, 15_000, 15_419, 15_420, 20_000, 50_000}
-    rows = []
-    for i in range(1, limit + 1):
-        facts = facts_for(day, "strat-1", "AAPL", i)
-        # aggregate_writes is what close_trade_and_count writes to the day document
-        # (checked against the captured batch for the first close)
-        day_write = aggregate_writes(facts)[1]
-        if doc is None:
-            captured = [w for w in close_writes(facts) if w[1][2] == "pnlDays"][0]
-            assert captured[2] == day_write
-            doc = TrackedDocument(captured[1], config)
-        doc.apply(day_write)
-        if first_entries is None and doc.entries > MAX_INDEX_ENTRIES_PER_DOCUMENT:
-            first_entries = (i, doc.entries)
-        if first_bytes is None and doc.bytes > MAX_DOCUMENT_BYTES:
-            first_bytes = (i, doc.bytes)
-        if i in marks:
-            rows.append((i, doc.bytes, doc.entries))
-    doc.check()
-    print(f"## Day document (close sequence), closes in one day, source paper, strategy strat-1, symbol AAPL ({label})")
-    print(f"{'closes':>7} {'bytes':>10} {'index entries':>14}")
-    for i, b, e in rows:
-        print(f"{i:>7,} {b:>10,} {e:>14,}")
-    print(f"first past 40,000 index entries: close {first_entries[0]:,} ({first_entries[1]:,})" if first_entries
-          else "never past 40,000 index entries")
-    print(f"first past 1 MiB: close {first_bytes[0]:,} ({first_bytes[1]:,} bytes)" if first_bytes else "never past 1 MiB")
-    print()
-
-
-def summary_report(config: IndexConfig) -> None:
-    writes = close_writes(facts_for(date(2026, 1, 5), "strat-1", "AAPL", 1))
-    op, path, data = [w for w in writes if w[1][2] == "metrics"][0]
-    doc = TrackedDocument(path, config)
-    doc.apply(data)
-    doc.check()
-    print(f"## Summary document users/{{uid}}/metrics/summary: {doc.bytes} bytes, {doc.entries} index entries "
-          f"(constant: every close increments the same {len(data) - 1} counters)\n")
+def close_request_bytes(profile: dict, rng: random.Random) -> int:
+    """An upper bound of one close commit's size: the document sizes of its writes (two
+    generations) plus the trade document."""
+    f = fact(rng, DAY, 600, *day_cells(profile)[0])
+    total = document_size([USERS, profile["uid"], SHADOW_TRADES, "k" * 40], longest_trade(profile))
+    for gen in (GEN, GEN + 1):
+        for collection, doc_id, fields in close_writes(gen, f, MAX_SHARDS):
+            total += document_size([USERS, profile["uid"], collection, doc_id], fields)
+    return total
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--symbols", type=int, default=100)
-    parser.add_argument("--strategies", type=int, default=3)
-    parser.add_argument("--wide-symbols", type=int, default=500)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--indexes", default=str(ROOT / "firestore.indexes.json"))
     args = parser.parse_args()
-    today = load_overrides(ROOT / "firestore.indexes.json")
-    exempt = proposed_config(today)
-
-    one_close_report(today)
-    summary_report(today)
-    b0, e0, b1, e1, b2, e2 = per_cell_costs(today)
-    print("## Month document growth (today's indexes)")
-    print(f"first close of a month: {b0} bytes, {e0} index entries")
-    print(f"a new cell + a new symbol group (same day): +{b1} bytes, +{e1} entries")
-    print(f"a new cell + a new day total (same groups): +{b2} bytes, +{e2} entries\n")
-    month_scenario(args.symbols, args.strategies, today, "today's firestore.indexes.json")
-    month_scenario(args.wide_symbols, args.strategies, today, "today's firestore.indexes.json")
-    month_scenario(args.symbols, args.strategies, exempt, "c, d, b exempt")
-    day_scenario(today, "today's firestore.indexes.json", limit=20_000)
-    day_scenario(exempt, "t exempt", limit=20_000)
+    t_start = time.perf_counter()
+    overrides = load_overrides(args.indexes)
+    rng = random.Random(11)
+    for name, profile in PROFILES.items():
+        uid = profile["uid"]
+        budget = Budget(overrides)
+        t0 = time.perf_counter()
+        for one_minute in (False, True):
+            scenario = "50,000 closes in 1 minute" if one_minute else "50,000 closes over 390 minutes"
+            budget.add_snapshot(scenario, uid, snapshot_documents(GEN, heavy_day(profile, rng, one_minute=one_minute)),
+                                {AGG_SUMMARY, AGG_CELLS, AGG_SEQ, AGG_DAYS})
+        budget.add_snapshot("1,440 minutes x 31 days", uid, snapshot_documents(GEN, every_minute_month(profile, rng)),
+                            {AGG_DAYS})
+        for adversarial in (False, True):
+            scenario = "7,500 new symbols every day" if adversarial else "same 7,500 cells every day"
+            budget.add_snapshot(scenario, uid, snapshot_documents(GEN, month_groups(profile, rng, new_symbols_daily=adversarial)),
+                                {AGG_GROUPS})
+        budget.add(SHADOW_TRADES, "longest optional fields", SHADOW_TRADES, [USERS, uid, SHADOW_TRADES, "k" * 40],
+                   longest_trade(profile))
+        budget.add(AGG_FOLDS, "largest values", AGG_FOLDS, [USERS, uid, AGG_FOLDS, f"{GEN}~" + "f" * 40],
+                   checkpoint_doc(profile))
+        transforms = transforms_per_commit(profile, rng)
+        print(f"\n## names: {name} (uid {len(uid)} chars, strategy {len(profile['strategy'](1))}, "
+              f"symbol {len(profile['symbol'](1))}); {time.perf_counter() - t0:.1f} s")
+        print(f"{'document kind':<18} {'scenario':<31} {'docs':>6} {'max bytes':>10} {'of 1 MiB':>8} "
+              f"{'max index entries':>17} {'of 40,000':>9} {'transforms/commit':>17}")
+        order = [SHADOW_TRADES, AGG_SUMMARY, AGG_DAYS, AGG_CELLS, AGG_GROUPS, AGG_SEQ, AGG_FOLDS]
+        over = []
+        for kind in order:
+            for (k, scenario), row in budget.rows.items():
+                if k != kind:
+                    continue
+                tr_text = "-" if kind == AGG_FOLDS else str(transforms.get(kind))
+                print(f"{kind:<18} {scenario:<31} {row['docs']:>6,} {row['bytes']:>10,} "
+                      f"{row['bytes'] / MAX_DOCUMENT_BYTES:>8.1%} {row['entries']:>17,} "
+                      f"{row['entries'] / MAX_INDEX_ENTRIES_PER_DOCUMENT:>9.1%} {tr_text:>17}")
+                if (row["bytes"] > MAX_DOCUMENT_BYTES or row["entries"] > MAX_INDEX_ENTRIES_PER_DOCUMENT
+                        or transforms.get(kind, 0) > MAX_FIELD_TRANSFORMS_PER_DOCUMENT):
+                    over.append(f"{kind} ({scenario})")
+        print(f"limits: {MAX_DOCUMENT_BYTES:,} bytes, {MAX_INDEX_ENTRIES_PER_DOCUMENT:,} index entries, "
+              f"{MAX_FIELD_TRANSFORMS_PER_DOCUMENT} transforms per document per commit; one close commit "
+              f"<= {close_request_bytes(profile, rng):,} bytes of documents (limit {MAX_REQUEST_BYTES:,} per request)")
+        print("OVER A LIMIT: " + ", ".join(over) if over else "every kind within the limits")
+    print(f"\n(20 years of history: every kind above is per day or per month, or constant; "
+          f"total {time.perf_counter() - t_start:.1f} s)")
 
 
 if __name__ == "__main__":

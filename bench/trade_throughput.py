@@ -1,8 +1,18 @@
-"""Benchmark 3 (issue 4): ``POST /trades/execute`` and ``POST /trades/close-shadow``
+"""Benchmark 3 (issues 4 and 11): ``POST /trades/execute`` and ``POST /trades/close-shadow``
 throughput and p50/p99 latency with 1, 10 and 50 concurrent clients, against uvicorn
-(one worker) and the Firestore emulator.
+(one worker) and the Firestore emulator; then the writes per document per second.
 
-    scripts/with-emulator .venv/bin/python bench/trade_throughput.py [--trades 200 500 1000]
+    scripts/with-emulator .venv/bin/python bench/trade_throughput.py [--trades 200 500 1000] \
+        [--writes-clients 50] [--writes-trades 1500]
+
+Writes per document per second: a cross-process monkeypatch is impossible, so this level
+runs in process, the app through httpx ``ASGITransport`` (load generator and service share
+one process, so its throughput is lower than uvicorn's), with ``AsyncWriteBatch.commit``
+wrapped to record, for every committed write, its document path and the time the commit
+returned. Per collection it prints the most writes one document received in one 1-second
+window, over the whole level and after its first 10 s (the shard policy of
+``performance/repository.py`` chooses the shard count from the closes of the last 10 s,
+so it starts at 1 shard and reaches its count within that window).
 
 Each client loops: execute a paper trade (filled at the live quote), then close it (which
 writes the trade and the aggregates in one batch). All clients trade for the same user, the
@@ -84,6 +94,79 @@ async def level(client: httpx.AsyncClient, clients: int, trades: int, heads: dic
     return {"wall": time.perf_counter() - t0, "lat": lat, "errors": errors}
 
 
+def record_commits() -> list[tuple[float, str]]:
+    """Wrap ``AsyncWriteBatch.commit`` (``create()`` commits through it too); returns the
+    live list of ``(monotonic time, document path)`` of every committed write."""
+    from google.cloud.firestore_v1.async_batch import AsyncWriteBatch
+
+    seen: list[tuple[float, str]] = []
+    original = AsyncWriteBatch.commit
+
+    async def commit(self, *args, **kwargs):
+        names = []
+        for w in self._write_pbs:
+            op = w._pb.WhichOneof("operation")
+            names.append(w.update.name if op == "update" else w.delete if op == "delete" else w.transform.document)
+        results = await original(self, *args, **kwargs)
+        now = time.monotonic()
+        seen.extend((now, name) for name in names)
+        return results
+
+    AsyncWriteBatch.commit = commit
+    return seen
+
+
+async def writes_per_document(clients: int, trades: int) -> None:
+    import uuid
+
+    from asgi_lifespan import LifespanManager
+
+    from backend.strategy_service.config import Settings
+    from backend.strategy_service.main import create_app
+
+    seen = record_commits()
+    project = f"demo-bench-{uuid.uuid4().hex[:8]}"
+    app = create_app(Settings(ENV="test", GOOGLE_CLOUD_PROJECT=project,
+                              FIRESTORE_EMULATOR_HOST=os.environ["FIRESTORE_EMULATOR_HOST"],
+                              FIREBASE_AUTH_EMULATOR_HOST=os.environ.get("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9099")))
+    heads = {"Authorization": f"Bearer {make_emulator_token('bench-writes', project)}"}
+    pub = {"Authorization": f"Bearer {make_emulator_token('feed', project, claims={'role': 'publisher'})}"}
+    async with LifespanManager(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=120) as c:
+            seen.clear()
+            t_start = time.monotonic()
+            out = await level(c, clients, trades, heads, pub)
+    closes = len(out["lat"]["close"])
+    print(f"\nwrites per document per second: {clients} clients in process (ASGITransport), one user: {closes} closes "
+          f"in {out['wall']:.1f} s = {closes / out['wall']:.1f} closes/s, errors {out['errors'] or 0}")
+    per: dict[str, dict[str, dict[int, int]]] = {}
+    for t, name in seen:
+        parts = name.split("/documents/", 1)[-1].split("/")
+        collection = parts[-2] if len(parts) >= 2 else "?"
+        second = int(t - t_start)
+        per.setdefault(collection, {}).setdefault(name, {}).setdefault(second, 0)
+        per[collection][name][second] += 1
+    last = int(out["wall"])
+    print(f"{'collection':<20} {'documents':>9} {'writes':>7} {'max writes/s, one doc':>21} "
+          f"{'same, after 10 s':>16} {'busiest doc, mean writes/s after 10 s':>37}")
+    for collection, docs in sorted(per.items()):
+        writes = sum(sum(v.values()) for v in docs.values())
+        peak = max(max(v.values()) for v in docs.values())
+        late = [n for v in docs.values() for s_, n in v.items() if s_ >= 10]
+        span = max(1, last - 10)
+        busiest = max((sum(n for s_, n in v.items() if s_ >= 10) for v in docs.values()), default=0) / span
+        print(f"{collection:<20} {len(docs):>9} {writes:>7} {peak:>21} {max(late, default=0):>16} {busiest:>37.2f}")
+    summary = per.get("aggSummary", {})
+    if summary:
+        by_doc = sorted(((sum(n for s_, n in v.items() if s_ >= 10), name.rsplit("/", 1)[1]) for name, v in summary.items()),
+                        reverse=True)
+        print(f"aggSummary shards after 10 s: {len(by_doc)} written; writes of the busiest 5: "
+              f"{', '.join(f'{d} {n}' for n, d in by_doc[:5])}; of the least busy 5: "
+              f"{', '.join(f'{d} {n}' for n, d in by_doc[-5:])}")
+        closes_per_second = [sum(v.get(i, 0) for v in summary.values()) for i in range(last + 1)]
+        print(f"closes per second (aggSummary writes): {closes_per_second}")
+
+
 async def main(levels: list[tuple[int, int]]) -> None:
     project = os.environ["GOOGLE_CLOUD_PROJECT"]
     emu_port = os.environ["FIRESTORE_EMULATOR_HOST"].rsplit(":", 1)[1]
@@ -129,7 +212,12 @@ async def main(levels: list[tuple[int, int]]) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50], help="0: skip the uvicorn levels")
     parser.add_argument("--trades", type=int, nargs="+", default=[200, 500, 1000])
+    parser.add_argument("--writes-clients", type=int, default=50, help="clients of the writes-per-document level")
+    parser.add_argument("--writes-trades", type=int, default=1500, help="trades of the writes-per-document level (0: skip)")
     args = parser.parse_args()
-    asyncio.run(main(list(zip(args.clients, args.trades))))
+    if args.clients != [0]:
+        asyncio.run(main(list(zip(args.clients, args.trades))))
+    if args.writes_trades:
+        asyncio.run(writes_per_document(args.writes_clients, args.writes_trades))
