@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import subprocess
 import uuid
 from datetime import date, timedelta
@@ -17,7 +18,10 @@ import pytest
 from .conftest import PASSWORD, ROOT, SCREENSHOTS, new_email, sign_in_through_form
 
 CARD_KEYS = ["total_pnl", "win_rate_trades", "win_rate_days", "profit_factor", "avg_win", "avg_loss",
-             "total_return", "cagr", "max_drawdown", "sharpe_ratio", "sortino_ratio", "expectancy"]
+             "total_return", "cagr", "max_drawdown", "sharpe_ratio", "sortino_ratio", "volatility", "calmar_ratio",
+             "expectancy"]
+#: Annualised figures: null below a year of window, shown "n/a" with conventions.cagr's reason.
+ANNUALISED = {"cagr", "calmar_ratio"}
 
 
 def shown_decimal(text: str) -> str:
@@ -49,7 +53,8 @@ def assert_cards_equal_api(page, service, user, query: str) -> None:
             assert raw == "infinite" and num.inner_text() == "∞"
             continue
         if expected is None:
-            assert raw == "" and num.inner_text().strip() == "—", key
+            na = key in ANNUALISED and api["cagr"] is None
+            assert raw == "" and num.inner_text().strip() == ("n/a" if na else "—"), key
             continue
         assert raw == expected, (key, raw, expected)
         assert Decimal(shown_decimal(num.inner_text())) == Decimal(expected).quantize(Decimal("0.01")), key
@@ -280,6 +285,148 @@ class TestFiguresAndFilters:
         page.get_by_role("button", name="Save settings").click()
         page.wait_for_function("document.querySelector('#settings-result').textContent.startsWith('Saved')")
         page.wait_for_function("document.querySelector('[data-metric=total_return] .num')?.dataset.raw === '10.00'")
+
+
+class TestNewFigures:
+    def test_volatility_card_equals_the_api_and_says_how(self, page, service, trader):
+        sign_in_through_form(page, service.url, trader["email"])
+        api = service.call("GET", "/trades/shadow/dashboard", trader)
+        assert api["volatility"] is not None
+        card = page.locator('[data-metric="volatility"]')
+        assert card.locator("h3").inner_text() == "Volatility (annualised)"
+        assert card.locator(".unit").inner_text() == "%"
+        assert card.locator(".num").get_attribute("data-raw") == api["volatility"]
+        assert Decimal(shown_decimal(card.locator(".num").inner_text())) == Decimal(api["volatility"])
+        card.get_by_role("button", name="How Volatility (annualised) is computed").click()
+        tip = card.locator(".tip")
+        assert tip.is_visible()
+        text = tip.inner_text()
+        conv = api["conventions"]
+        assert conv["std_kind"] in text and f"√{conv['annualisation_factor']}" in text
+        assert f"calendar: {conv['calendar']}" in text and f"{conv['return_days']} daily returns" in text
+
+    def test_cagr_is_na_with_the_reason_below_a_year(self, page, service, trader):
+        sign_in_through_form(page, service.url, trader["email"])
+        api = service.call("GET", "/trades/shadow/dashboard", trader)
+        assert api["cagr"] is None and api["calmar_ratio"] is None  # the trades span 41 days
+        assert int(api["conventions"]["window"]["days"]) < 365
+        for key, label in (("cagr", "CAGR"), ("calmar_ratio", "Calmar ratio")):
+            card = page.locator(f'[data-metric="{key}"]')
+            assert card.locator(".num").inner_text().strip() == "n/a"
+            assert "not available" in card.locator(".num").get_attribute("aria-label")
+            card.get_by_role("button", name=f"How {label} is computed").click()
+            why = card.locator(".tip .why")
+            assert why.is_visible()
+            assert "shorter than 365" in why.inner_text() and why.inner_text().startswith("n/a: the window is")
+        # the equity base is stated under the cards and in the total return and drawdown tooltips
+        base = api["conventions"]["equity_base"]
+        assert page.locator("#equity-base").inner_text() == f"Equity base: {base}."
+        for key in ("total_return", "max_drawdown"):
+            assert base in page.locator(f"#tip-{key}").text_content()
+
+    def test_a_day_without_return_shows_na_in_percent_mode(self, page, service):
+        user = service.sign_up(new_email("ruin"))
+        service.call("PUT", "/users/me/settings", user, json={"starting_capital": "1000"})
+        s = sym()
+        backtest_trade(service, user, symbol=s, strategy="s", entry="200", exit_="50", day=date(2024, 3, 4))
+        backtest_trade(service, user, symbol=s, strategy="s", entry="50", exit_="51", day=date(2024, 3, 5))
+        api = service.call("GET", "/trades/shadow/dashboard", user)
+        day = next(d for d in api["daily_pnl"] if d["date"] == "2024-03-05")
+        assert day["return_percent"] is None
+        sign_in_through_form(page, service.url, user["email"])
+        page.get_by_label("% (of equity)").check()
+        page.wait_for_selector(".calendar[data-mode=pct]")
+        cell = page.locator('.calendar .day[data-date="2024-03-05"]')
+        assert cell.locator(".dv").inner_text() == "n/a"
+        assert cell.get_attribute("data-value") == ""
+        assert "no return" in cell.get_attribute("aria-label")
+        assert "n/a" in page.locator("#cal-legend").inner_text()
+        assert "no return" in page.locator("#cal-mode-note").inner_text()
+
+    def test_a_rebuild_in_progress_is_announced(self, page, service, trader):
+        note = "a rebuild of the aggregates into Europe/London is running; until it switches, days are close dates in America/New_York"
+
+        def with_rebuild(route):
+            response = route.fetch()
+            body = response.text().replace('"conventions":{', '"conventions":{"rebuild":' + json.dumps(note) + ",", 1)
+            route.fulfill(response=response, body=body)
+
+        page.route("**/trades/shadow/dashboard*", with_rebuild)
+        sign_in_through_form(page, service.url, trader["email"])
+        banner = page.locator("#rebuild")
+        assert banner.is_visible()
+        text = banner.inner_text()
+        assert text.startswith("Figures are being rebuilt for a new time zone; until then days are in America/New_York")
+        assert note in text
+        page.unroute("**/trades/shadow/dashboard*")
+        banner.get_by_role("button", name="Check again").click()
+        page.wait_for_selector("#rebuild", state="hidden")
+
+
+class TestSettingsCalendarAndStrategyCapital:
+    def test_the_settings_form_changes_the_calendar(self, page, service):
+        user = service.sign_up(new_email("calendar"))
+        s = sym()
+        for offset, exit_ in ((0, "101"), (2, "99"), (5, "102.5")):
+            backtest_trade(service, user, symbol=s, strategy="c", entry="100", exit_=exit_,
+                           day=date(2024, 3, 4) + timedelta(days=offset))
+        sign_in_through_form(page, service.url, user["email"])
+        select = page.get_by_label("Trading calendar (sessions of the daily returns)")
+        assert select.input_value() == "XNYS"
+        before = service.call("GET", "/trades/shadow/dashboard", user)
+        assert before["conventions"]["calendar"] == "XNYS"
+        select.select_option("24/7")
+        page.get_by_role("button", name="Save settings").click()
+        page.wait_for_function("document.querySelector('#settings-result').textContent.startsWith('Saved')")
+        assert "calendar 24/7" in page.locator("#settings-result").inner_text()
+        assert service.call("GET", "/users/me/settings", user)["calendar"] == "24/7"
+        after = service.call("GET", "/trades/shadow/dashboard", user)
+        assert after["conventions"]["calendar"] == "24/7" and after["conventions"]["annualisation_factor"] == "365"
+        page.wait_for_function("document.querySelector('#range').textContent.includes('24/7 calendar')")
+        page.wait_for_selector("body[data-state=ready]")
+        assert_cards_equal_api(page, service, user, "")
+        assert "√365" in page.locator("#tip-volatility").text_content()
+
+        # a name exchange-calendars does not know: the service's message, nothing saved
+        select.select_option("other")
+        page.get_by_label("Other calendar (exchange-calendars name, like XSWX)").fill("NOPE")
+        page.get_by_role("button", name="Save settings").click()
+        page.wait_for_function("document.querySelector('#settings-result').textContent.startsWith('Not saved')")
+        assert "not a trading calendar" in page.locator("#settings-result").inner_text()
+        assert service.call("GET", "/users/me/settings", user)["calendar"] == "24/7"
+
+    def test_a_strategys_own_capital_is_used_when_filtered_on_it(self, page, service):
+        user = service.sign_up(new_email("stratcap"))
+        s = sym()
+        backtest_trade(service, user, symbol=s, strategy="alpha", entry="100", exit_="150", day=date(2024, 3, 4))
+        backtest_trade(service, user, symbol=s, strategy="beta", entry="100", exit_="90", day=date(2024, 3, 5))
+        sign_in_through_form(page, service.url, user["email"])
+        strategy = page.get_by_label("One of your strategies")
+        assert sorted(strategy.locator("option").all_inner_texts()) == ["alpha", "beta"]
+        strategy.select_option("alpha")
+        page.wait_for_function("document.querySelector('#strategy-settings-result').textContent.includes('uses your starting capital')")
+        page.get_by_label("Capital of this one (USD; empty: use yours)").fill("25000")
+        page.get_by_role("button", name="Save strategy capital").click()
+        page.wait_for_function("document.querySelector('#strategy-settings-result').textContent.startsWith('Saved')")
+        assert service.call("GET", "/strategies/alpha/settings", user)["starting_capital"] == "25000.00"
+
+        page.get_by_label("Strategy").fill("alpha")
+        page.get_by_role("button", name="Apply").click()
+        page.wait_for_selector("body[data-state=ready][data-filters='strategy_id=alpha']")
+        api = service.call("GET", "/trades/shadow/dashboard?strategy_id=alpha", user)
+        assert api["total_return"] == "2.00"  # 500 / 25,000
+        assert page.locator('[data-metric="total_return"] .num').get_attribute("data-raw") == api["total_return"]
+        assert_cards_equal_api(page, service, user, "strategy_id=alpha")
+        base = page.locator("#equity-base").inner_text()
+        assert "strategy alpha" in base and "25000.00" in base and api["conventions"]["equity_base"] in base
+
+        # back to the user's capital
+        page.get_by_role("button", name="Use my capital").click()
+        page.wait_for_function("document.querySelector('#strategy-settings-result').textContent.includes('uses your starting capital again')")
+        page.wait_for_function("!document.querySelector('#equity-base').textContent.includes('strategy alpha')")
+        assert service.call("GET", "/strategies/alpha/settings", user)["starting_capital"] is None
+        page.wait_for_selector("body[data-state=ready]")
+        assert_cards_equal_api(page, service, user, "strategy_id=alpha")
 
 
 class TestIsolationAndScreens:

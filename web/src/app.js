@@ -127,6 +127,13 @@ function showSignedOut() {
   stopLiveQuotes();
   clearCharts();
   state.dashboard = null; state.open = []; state.history = []; state.historyCursor = null;
+  // another user may sign in next: forget this one's strategies, symbols and notices
+  state.knownStrategies.clear(); state.knownSymbols.clear();
+  $("#strategies").innerHTML = ""; $("#symbols").innerHTML = "";
+  fillStrategyChoices();
+  for (const id of ["#settings-result", "#strategy-settings-result", "#equity-base"]) $(id).textContent = "";
+  $("#ss-capital").value = "";
+  $("#rebuild").hidden = true;
   for (const id of ["#cards", "#calendar", "#by-strategy", "#by-symbol", "#by-source", "#open-trades", "#history"]) {
     const el = $(id);
     el.querySelectorAll(":scope > :not(caption)").forEach((n) => n.remove());
@@ -241,21 +248,47 @@ const CARDS = [
   { key: "avg_loss", label: "Average loss", unit: "USD", lossMagnitude: true,
     formula: "|Sum of losses| / number of losing trades (a size, shown positive).", conv: ["win_definition"] },
   { key: "total_return", label: "Total return", unit: "%", signed: true,
-    formula: "(Final equity − starting capital) / starting capital × 100.", conv: ["starting_capital"] },
-  { key: "cagr", label: "CAGR", unit: "% / year", signed: true,
-    formula: "((final equity / starting capital)^(1 / years) − 1) × 100; years = calendar days from the first to the last trading day / 365.25.",
-    conv: ["cagr_days_per_year", "starting_capital"] },
+    formula: "(Final equity − equity at the window's start) / equity at the window's start × 100.",
+    conv: ["equity_base", "window"] },
+  { key: "cagr", label: "CAGR", unit: "% / year", signed: true, annualised: true,
+    formula: "((final equity / equity at the window's start)^(1 / years) − 1) × 100; years = window days / 365.25; n/a below 365 days.",
+    conv: ["cagr", "equity_base", "window", "cagr_days_per_year"] },
   { key: "max_drawdown", label: "Max drawdown", unit: "% from peak", lossMagnitude: true,
-    formula: "Largest (peak − equity) / peak × 100 over the daily equity curve, starting capital included.", conv: ["day", "starting_capital"] },
+    formula: "Largest (peak − equity) / peak × 100 over the daily equity curve, the window's starting equity included.",
+    conv: ["drawdown", "equity_base", "day"] },
   { key: "sharpe_ratio", label: "Sharpe ratio", unit: "ratio, annualised",
-    formula: "mean(daily return) / std(daily return) × √252; — below 2 days or with no variation.",
-    conv: ["daily_returns", "std_kind", "annualisation_days", "risk_free_rate"] },
+    formula: "mean(daily return) / std(daily return) × √(annualisation factor); — below 2 returns or with no variation.",
+    conv: ["daily_returns", "std_kind", "annualisation_factor", "calendar", "return_days", "days_without_return_note", "risk_free_rate"] },
   { key: "sortino_ratio", label: "Sortino ratio", unit: "ratio, annualised",
-    formula: "mean(r) / √mean(min(r, 0)²) × √252 (target 0); — below 2 days or without a losing day.",
-    conv: ["daily_returns", "annualisation_days", "risk_free_rate"] },
+    formula: "mean(r) / √mean(min(r, 0)²) × √(annualisation factor) (target 0); — below 2 returns or without a losing day.",
+    conv: ["daily_returns", "annualisation_factor", "calendar", "return_days", "days_without_return_note", "risk_free_rate"] },
+  { key: "volatility", label: "Volatility (annualised)", unit: "%",
+    formula: "std(daily return) × √(annualisation factor) × 100; — below 2 returns.",
+    conv: ["std_kind", "annualisation_factor", "calendar", "return_days", "days_without_return_note", "daily_returns"] },
+  { key: "calmar_ratio", label: "Calmar ratio", unit: "ratio", annualised: true,
+    formula: "CAGR / max drawdown; n/a when CAGR is (window below 365 days), — without a drawdown.",
+    conv: ["cagr", "drawdown", "window"] },
   { key: "expectancy", label: "Expectancy", unit: "USD / trade", signed: true,
     formula: "Total P&L / number of trades; — when there is no trade.", conv: ["win_definition"] },
 ];
+
+/** A conventions value in words (the window is an object; numbers arrive as strings). */
+function convText(key, value) {
+  if (key === "window" && value && typeof value === "object") {
+    return value.first_day ? `${value.first_day} to ${value.last_day}, ${value.days} days` : "no window (no trade)";
+  }
+  if (key === "annualisation_factor") return `√${value} (sessions per year of the calendar)`;
+  if (key === "return_days") return `${value} daily returns in the window`;
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
+/** Why an annualised figure is null (conventions.cagr: "null: the window is 40 days, shorter
+ * than 365; ..."), as "n/a: the window is ...", or null when it is not that case. */
+function annualisedWhy(d, conv) {
+  if (d.cagr !== null && d.cagr !== undefined) return null;
+  if (!conv.cagr) return null;
+  return `n/a: ${String(conv.cagr).replace(/^null:\s*/, "")}`;
+}
 
 function esc(text) {
   return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -268,25 +301,29 @@ function signMark(sign) {
 
 function renderCards(d) {
   const conv = d.conventions || {};
+  const why = annualisedWhy(d, conv);
   const html = CARDS.map((c) => {
     let raw = d[c.key];
     let shown;
+    let reason = "";
     if (c.key === "profit_factor" && d.profit_factor_infinite === true) {
       shown = "∞"; raw = "infinite";
+    } else if (c.annualised && (raw === null || raw === undefined) && why) {
+      shown = "n/a"; reason = why;
     } else {
       shown = formatDecimal(raw, { signed: c.signed });
     }
     const sign = c.signed ? signOf(raw === "infinite" ? null : raw) : 0;
-    const convLines = c.conv.filter((k) => conv[k] !== undefined)
-      .map((k) => `<li><b>${esc(k.replace(/_/g, " "))}</b>: ${esc(conv[k])}</li>`).join("");
+    const convLines = c.conv.filter((k) => conv[k] !== undefined && conv[k] !== null)
+      .map((k) => `<li><b>${esc(k.replace(/_/g, " "))}</b>: ${esc(convText(k, conv[k]))}</li>`).join("");
     const tipId = `tip-${c.key}`;
-    const spoken = shown === "—" ? "not available" : shown.replace("−", "minus ");
-    return `<article class="card ${sign > 0 ? "gain" : sign < 0 ? "loss" : ""}" data-metric="${c.key}">
+    const spoken = shown === "—" || shown === "n/a" ? "not available" : shown.replace("−", "minus ");
+    return `<article class="card ${sign > 0 ? "gain" : sign < 0 ? "loss" : ""}${reason ? " na" : ""}" data-metric="${c.key}">
       <h3>${esc(c.label)}</h3>
-      <p class="value"><span class="num" data-raw="${esc(raw ?? "")}" aria-label="${esc(`${c.label}: ${spoken} ${c.unit}`)}">${signMark(sign)}${esc(shown)}</span>
+      <p class="value"><span class="num" data-raw="${esc(raw ?? "")}" aria-label="${esc(`${c.label}: ${spoken}${shown === "n/a" ? "" : ` ${c.unit}`}`)}">${signMark(sign)}${esc(shown)}</span>
         <span class="unit">${esc(c.unit)}</span></p>
       <button type="button" class="info" aria-label="How ${esc(c.label)} is computed" aria-describedby="${tipId}" aria-expanded="false">?</button>
-      <div class="tip" id="${tipId}" role="tooltip"><p>${esc(c.formula)}</p><ul>${convLines}<li><b>rounding</b>: ${esc(conv.rounding || "")}</li></ul></div>
+      <div class="tip" id="${tipId}" role="tooltip">${reason ? `<p class="why">${esc(reason)}</p>` : ""}<p>${esc(c.formula)}</p><ul>${convLines}<li><b>rounding</b>: ${esc(conv.rounding || "")}</li></ul></div>
     </article>`;
   }).join("");
   const cards = $("#cards");
@@ -298,9 +335,27 @@ function renderCards(d) {
     b.setAttribute("aria-expanded", String(open));
   }));
   const tz = conv.time_zone ? ` · days in ${conv.time_zone}` : "";
+  const cal = conv.calendar ? ` · ${conv.calendar} calendar` : "";
   $("#range").textContent = d.start_date
-    ? `${d.start_date} to ${d.end_date} · ${d.total_trades} trades on ${d.trading_days} days${tz}`
-    : `no closed trade in this selection${tz}`;
+    ? `${d.start_date} to ${d.end_date} · ${d.total_trades} trades on ${d.trading_days} days${tz}${cal}`
+    : `no closed trade in this selection${tz}${cal}`;
+  const base = $("#equity-base");
+  base.textContent = conv.equity_base ? `Equity base: ${conv.equity_base}.` : "";
+  base.hidden = !conv.equity_base;
+  renderRebuild(conv);
+}
+
+/** conventions.rebuild is there only while the aggregates are rebuilt for a new time zone. */
+function renderRebuild(conv) {
+  const box = $("#rebuild");
+  if (!conv.rebuild) { box.hidden = true; box.textContent = ""; return; }
+  box.textContent = `Figures are being rebuilt for a new time zone; until then days are in ${conv.time_zone || "the previous time zone"} (${conv.rebuild}). `;
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = "Check again";
+  b.addEventListener("click", () => loadDashboard(state.generation));
+  box.append(b);
+  box.hidden = false;
 }
 
 document.addEventListener("keydown", (e) => {
@@ -366,6 +421,7 @@ function renderBreakdowns(d) {
   for (const r of d.by_symbol || []) state.knownSymbols.add(r.symbol);
   $("#strategies").innerHTML = [...state.knownStrategies].sort().map((s) => `<option value="${esc(s)}">`).join("");
   $("#symbols").innerHTML = [...state.knownSymbols].sort().map((s) => `<option value="${esc(s)}">`).join("");
+  fillStrategyChoices();
 }
 
 function updateEmptyState() {
@@ -394,7 +450,9 @@ function updateModeNote() {
   } else if (state.calMode === "r") {
     note.textContent = "R: the sum of the day's R-multiples (P&L / risk per trade).";
   } else if (state.calMode === "pct") {
-    note.textContent = "%: the day's P&L / equity at the start of the day.";
+    const n = Number((d && d.conventions && d.conventions.days_without_return) || 0);
+    note.textContent = "%: the day's P&L / equity at the start of the day. n/a: the day started at zero or negative equity, so it has no return (not 0)"
+      + (n ? `; ${n} such day${n === 1 ? "" : "s"} in this window, left out of Sharpe, Sortino and volatility.` : ".");
   } else note.textContent = "$: the day's realized P&L in USD.";
 }
 
@@ -701,32 +759,130 @@ function fillSettings(s) {
   const form = $("#settings");
   form.elements.starting_capital.value = s.starting_capital;
   form.elements.timezone.value = s.timezone;
+  const select = form.elements.calendar;
+  const calendar = s.calendar || "XNYS";
+  if (![...select.options].some((o) => o.value === calendar)) {
+    // a calendar set elsewhere that the list does not name: keep it selectable
+    select.querySelector('option[value="other"]').insertAdjacentHTML("beforebegin", `<option value="${esc(calendar)}">${esc(calendar)}</option>`);
+  }
+  select.value = calendar;
+  form.elements.calendar_other.value = "";
+  $("#s-calendar-other-box").hidden = true;
 }
+
+const CAPITAL_RE = /^\d+(\.\d{1,2})?$/;
 
 function wireSettings() {
   const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
   $("#zones").innerHTML = zones.map((z) => `<option value="${esc(z)}">`).join("");
   const form = $("#settings");
+  form.elements.calendar.addEventListener("change", () => {
+    const other = form.elements.calendar.value === "other";
+    $("#s-calendar-other-box").hidden = !other;
+    if (other) form.elements.calendar_other.focus();
+  });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const out = $("#settings-result");
     const capital = form.elements.starting_capital.value.trim();
-    if (!/^\d+(\.\d{1,2})?$/.test(capital)) {
+    if (!CAPITAL_RE.test(capital)) {
       out.className = "error";
       out.textContent = "Starting capital: a positive amount in USD, like 100000 or 2500.50.";
       return;
     }
+    const calendar = form.elements.calendar.value === "other" ? form.elements.calendar_other.value.trim() : form.elements.calendar.value;
+    if (!calendar) {
+      out.className = "error";
+      out.textContent = "Calendar: type an exchange-calendars name (like XSWX), or pick one from the list.";
+      return;
+    }
     try {
-      const saved = await api("/users/me/settings", { method: "PUT", body: { starting_capital: capital, timezone: form.elements.timezone.value.trim() } });
+      const saved = await api("/users/me/settings", { method: "PUT", body: { starting_capital: capital, timezone: form.elements.timezone.value.trim(), calendar } });
       fillSettings(saved);
       out.className = "ok";
-      out.textContent = `Saved: starting capital ${formatDecimal(saved.starting_capital)} USD, time zone ${saved.timezone}.`;
+      out.textContent = `Saved: starting capital ${formatDecimal(saved.starting_capital)} USD, time zone ${saved.timezone}, calendar ${saved.calendar}.`;
       loadDashboard(state.generation);
     } catch (err) {
       out.className = "error";
       out.textContent = `Not saved: ${err.message}`;
     }
   });
+  wireStrategySettings();
+}
+
+/** The strategies the user has (every by_strategy seen) in the strategy-capital select. */
+function fillStrategyChoices() {
+  const select = $("#ss-strategy");
+  const chosen = select.value;
+  const ids = [...state.knownStrategies].sort();
+  if (!ids.length) {
+    select.innerHTML = '<option value="">(no strategy yet)</option>';
+    delete select.dataset.ids;
+    return;
+  }
+  if (select.dataset.ids === ids.join("\n")) return;
+  select.dataset.ids = ids.join("\n");
+  select.innerHTML = ids.map((id) => `<option value="${esc(id)}">${esc(id)}</option>`).join("");
+  if (ids.includes(chosen)) select.value = chosen;
+  else loadStrategySettings();
+}
+
+async function loadStrategySettings() {
+  const id = $("#ss-strategy").value;
+  const out = $("#strategy-settings-result");
+  const input = $("#ss-capital");
+  input.value = "";
+  out.className = ""; out.textContent = "";
+  if (!id) return;
+  try {
+    const s = await api(`/strategies/${encodeURIComponent(id)}/settings`);
+    if ($("#ss-strategy").value !== id) return;
+    input.value = s.starting_capital ?? "";
+    input.placeholder = s.starting_capital === null || s.starting_capital === undefined ? "uses yours" : "";
+    out.textContent = s.starting_capital === null || s.starting_capital === undefined
+      ? `${id} uses your starting capital.` : `${id} starts from ${formatDecimal(s.starting_capital)} USD when the view is filtered on it alone.`;
+  } catch (err) {
+    out.className = "error";
+    out.textContent = `Could not read ${id}'s settings: ${err.message}`;
+  }
+}
+
+function wireStrategySettings() {
+  const form = $("#strategy-settings");
+  const out = $("#strategy-settings-result");
+  $("#ss-strategy").addEventListener("change", loadStrategySettings);
+  const save = async (capital) => {
+    const id = $("#ss-strategy").value;
+    if (!id) {
+      out.className = "error";
+      out.textContent = "No strategy yet: strategies appear once trades with a strategy_id close.";
+      return;
+    }
+    try {
+      const saved = await api(`/strategies/${encodeURIComponent(id)}/settings`, { method: "PUT", body: { starting_capital: capital } });
+      $("#ss-capital").value = saved.starting_capital ?? "";
+      out.className = "ok";
+      out.textContent = saved.starting_capital === null || saved.starting_capital === undefined
+        ? `Saved: ${id} uses your starting capital again.`
+        : `Saved: ${id} starts from ${formatDecimal(saved.starting_capital)} USD; filter on strategy ${id} to see its figures from it.`;
+      loadDashboard(state.generation);
+    } catch (err) {
+      out.className = "error";
+      out.textContent = `Not saved: ${err.message}`;
+    }
+  };
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const capital = $("#ss-capital").value.trim();
+    if (!capital) { save(null); return; }
+    if (!CAPITAL_RE.test(capital) || !/[1-9]/.test(capital)) {
+      out.className = "error";
+      out.textContent = "Strategy capital: a positive amount in USD, like 25000 or 2500.50; empty to use yours.";
+      return;
+    }
+    save(capital);
+  });
+  $("#ss-clear").addEventListener("click", () => save(null));
 }
 
 // ------------------------------------------------------------------------------ start

@@ -53,11 +53,15 @@ export function renderCalendar(container, days, mode) {
       const level = sign === 0 ? 0 : 1 + Math.round(strength * 3);
       const kind = v === null || v === undefined ? "nor" : sign > 0 ? "gain" : sign < 0 ? "loss" : "flat";
       const mark = kind === "gain" ? "▲" : kind === "loss" ? "▼" : kind === "flat" ? "●" : "";
-      const shown = v === null || v === undefined ? "no R" : formatDecimal(v, { signed: true });
+      const missing = v === null || v === undefined;
+      // no R: no trade of the day has a risk; n/a %: the day started at zero or negative equity
+      const none = mode === "pct" ? "n/a" : "no R";
+      const shown = missing ? none : formatDecimal(v, { signed: true });
       // in the cell, amounts of 1,000 and more drop their cents to fit (the label keeps them)
-      const compact = v === null || v === undefined ? "no R"
+      const compact = missing ? none
         : formatDecimal(v, { signed: true, places: String(v).replace(/^[-+]/, "").split(".")[0].length >= 4 ? 0 : 2 });
-      const label = `${date}: ${shown} ${v === null || v === undefined ? "" : UNIT[mode]}, ${day.trades} trade${day.trades === "1" ? "" : "s"}`;
+      const why = missing && mode === "pct" ? " (no return: the day started at zero or negative equity)" : "";
+      const label = `${date}: ${shown}${missing ? "" : ` ${UNIT[mode]}`}${why}, ${day.trades} trade${day.trades === "1" ? "" : "s"}`;
       cells.push(`<div class="day ${kind} l${level}" role="listitem" data-date="${date}" data-value="${esc(v ?? "")}" aria-label="${esc(label)}" title="${esc(label)}">
         <span class="dn">${dd}</span><span class="dv" aria-hidden="true">${mark}${esc(compact)}</span></div>`);
     }

@@ -55,7 +55,7 @@ export function drawCharts(d) {
 
   const first = curve[0], last = curve[curve.length - 1];
   document.getElementById("equity-summary").textContent =
-    `From ${formatDecimal(d.starting_capital)} USD of starting capital to ${formatDecimal(last.equity)} USD on ${last.date} (${curve.length} trading days since ${first.date}).`;
+    `From ${formatDecimal(d.starting_capital)} USD at the start of the window to ${formatDecimal(last.equity)} USD on ${last.date} (${curve.length} trading days since ${first.date}).`;
   document.getElementById("dd-summary").textContent =
     `Deepest drawdown ${formatDecimal(d.max_drawdown)} % below the running peak; ${formatDecimal(last.drawdown)} % on the last day.`;
 }
