@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     RETRY_AFTER_SECONDS: int = Field(default=1, ge=0)
     #: Largest notional of one trade, USD, unless the user set their own (a 422 above it).
     MAX_TRADE_NOTIONAL_USD: int = Field(default=10_000_000, gt=0)
+    #: Largest sum of a user's open positions' notionals, USD, unless they set their own.
+    MAX_OPEN_NOTIONAL_USD: int = Field(default=50_000_000, gt=0)
     #: Page size of ``GET /trades/shadow`` when none is given, and its cap.
     PAGE_SIZE_DEFAULT: int = Field(default=50, ge=1)
     PAGE_SIZE_MAX: int = Field(default=200, ge=1)

@@ -56,13 +56,14 @@ class TestInjectedFailures:
         assert await services.maintenance.verify("alice") == []
 
     @pytest.mark.parametrize("fault", FAULTS, ids=lambda f: type(f).__name__)
-    async def test_execute_create_failure_writes_nothing(self, client, auth, publish, monkeypatch, fault):
+    async def test_execute_create_failure_writes_nothing(self, client, auth, publish, monkeypatch, fault, db):
         await publish("AAPL", price="100")
-        with monkeypatch.context() as patch:
-            patch.setattr(AsyncDocumentReference, "create", _raiser(fault))
+        with monkeypatch.context() as patch:  # the create and the open notional: one batch
+            patch.setattr(AsyncWriteBatch, "commit", _raiser(fault))
             assert_503(await client.post("/trades/execute", headers=auth(), json={
                 "symbol": "AAPL", "side": "BUY", "quantity": "1", "strategy_id": "s"}))
         assert (await client.get("/trades/shadow", headers=auth())).json()["items"] == []
+        assert await user_docs(db, "alice", "openNotional") == {}
 
     async def test_reads_failing_are_503(self, client, auth, monkeypatch):
         monkeypatch.setattr(AsyncDocumentReference, "get", _raiser(gexc.DeadlineExceeded("injected")))

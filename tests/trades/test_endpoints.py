@@ -286,6 +286,22 @@ class TestShadowMetrics:
         }
 
 
+class TestLimits:
+    async def test_open_notional_is_capped_and_freed_by_a_close(self, client, auth, publish, execute, db, services):
+        from tests.support import user_ref
+
+        await user_ref(db, "alice", "settings", "profile").set({"max_open_notional": "1000"}, merge=True)
+        await publish("AAPL", bid="100", ask="100")
+        first = await execute(symbol="AAPL", side="BUY", quantity="6")  # 600 of 1,000
+        r = await client.post("/trades/execute", json={"symbol": "AAPL", "side": "BUY", "quantity": "5",
+                                                       "strategy_id": "s"}, headers=auth())
+        assert r.status_code == 422 and r.json()["error"]["code"] == "open_notional_limit_exceeded"
+        assert "1100.00 USD" in r.json()["error"]["message"]
+        await client.post("/trades/close-shadow", json={"shadow_id": first["id"]}, headers=auth())
+        await execute(symbol="AAPL", side="BUY", quantity="5")  # 500: room again
+        assert await services.maintenance.verify("alice") == []
+
+
 class TestListAndGet:
     async def test_an_unknown_cursor_is_400(self, client, auth):
         r = await client.get("/trades/shadow", params={"cursor": "garbage"}, headers=auth())

@@ -34,6 +34,7 @@ from typing import Any
 from ..core.aggregates import CellStats, ClosedTrade, TradeFacts
 from ..core.dashboard import Basis, Dashboard, compute_dashboard
 from ..core.errors import StorageUnavailable
+from ..core.money import cents_of
 from ..core.shadow import compute_shadow_metrics
 from ..trades.models import Trade
 from ..trades.repository import TradeRepository
@@ -214,10 +215,12 @@ class Maintenance:
         settings = await self.users_service.get(uid)
         rec = await self.recompute(uid, settings)
         gen = settings.aggregates.number
+        out: list[str] = []
+        open_cents = sum(cents_of(t.notional) for t in await self.trades.open_trades(uid))
+        _diff("open notional cents", await self.trades.open_notional(uid), open_cents, out)
         documents = await self.aggregates.generation_documents(uid, gen)
         stored = logical(documents)
         expected = logical(snapshot_documents(gen, rec.facts))
-        out: list[str] = []
         for kind in expected:
             for key in sorted(set(stored[kind]) | set(expected[kind])):
                 _diff(f"{kind} {key}", stored[kind].get(key), expected[kind].get(key), out)

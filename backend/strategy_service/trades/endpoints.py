@@ -22,6 +22,7 @@ from .errors import (
     NotionalLimitExceeded,
     NotionalPrecision,
     NotionalTooSmall,
+    OpenNotionalLimitExceeded,
     PageSizeTooLarge,
     PriceNotAllowed,
     QuantityOrNotionalRequired,
@@ -46,7 +47,8 @@ def request_fingerprint(req: ExecuteTradeRequest) -> str:
 @router.post("/execute", status_code=status.HTTP_201_CREATED, response_model=TradeOut,
              summary="Execute a trade (shadow fill at the live quote, or a paper order)",
              responses=responses(QuantityOrNotionalRequired, QuantityTooSmall, QuantityPrecision, NotionalPrecision,
-                                 NotionalTooSmall, NotionalLimitExceeded, NoQuoteToFill, QuoteStale, QuoteInvalid,
+                                 NotionalTooSmall, NotionalLimitExceeded, OpenNotionalLimitExceeded, NoQuoteToFill,
+                                 QuoteStale, QuoteInvalid,
                                  IdempotencyKeyReused, IdempotencyKeyMismatch, PriceNotAllowed, BacktestFillRequired,
                                  TimeInFuture, TradeBusy))
 async def execute_trade(

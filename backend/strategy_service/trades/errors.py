@@ -61,6 +61,13 @@ class NotionalLimitExceeded(InvalidRequest):
     description = "The trade's notional is above the maximum notional per trade (a user setting)."
 
 
+class OpenNotionalLimitExceeded(InvalidRequest):
+    """The trade would take the user's open notional above their maximum."""
+
+    code = "open_notional_limit_exceeded"
+    description = "The trade would take the open notional above the maximum (a user setting)."
+
+
 class IdempotencyKeyReused(InvalidRequest):
     """The idempotency key was used before with another request."""
 

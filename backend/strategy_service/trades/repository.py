@@ -22,8 +22,8 @@ from google.cloud.firestore_v1.base_document import DocumentSnapshot
 from dataclasses import replace
 
 from ..core.errors import StorageRejected
-from ..core.money import to_decimal, to_plain_str
-from ..performance.repository import AggregateRepository
+from ..core.money import cents_of, to_decimal, to_plain_str
+from ..performance.repository import AggregateRepository, stable_hash
 from ..quotes.models import Quote
 from ..quotes.repository import LIVE_QUOTES, quote_of
 from ..storage.client import USERS, Repository
@@ -31,6 +31,10 @@ from ..users.repository import settings_fields, settings_ref
 from .models import BACKTEST, CLIENT_FIELDS, CLOSED, OPEN, PAPER, TRADE_FIELDS, PaperOrder, Trade
 
 SHADOW_TRADES = "shadowTradeHistory"
+#: ``users/{uid}/openNotional/{k}``: the user's open notional in cents, in a fixed number of
+#: shards (read together with an execute's other documents, in one round trip).
+OPEN_NOTIONAL = "openNotional"
+OPEN_NOTIONAL_SHARDS = 8
 PAPER_ORDERS = "paper_orders"
 SYSTEM_STATUS = "systemStatus"
 
@@ -108,25 +112,40 @@ class TradeRepository(Repository):
         return self.client.collection(USERS, uid, SHADOW_TRADES).document(shadow_id)
 
     # -- trades ------------------------------------------------------------------------
+    def _open_ref(self, uid: str, k: int) -> Any:
+        return self.client.collection(USERS, uid, OPEN_NOTIONAL).document(f"{k:02d}")
+
+    def _open_shard(self, trade: Trade) -> Any:
+        return self._open_ref(trade.uid, stable_hash(trade.shadow_id) % OPEN_NOTIONAL_SHARDS)
+
     async def read_for_execute(self, uid: str, *, symbol: str | None, trade_id: str | None,
                                paper_order: bool = False
-                               ) -> tuple[Quote | None, bool | None, Trade | PaperOrder | None, dict[str, Any]]:
+                               ) -> tuple[Quote | None, bool | None, Trade | PaperOrder | None, dict[str, Any], int]:
         """What an execute reads, in one round trip: the live quote of ``symbol`` (when
         given), ``systemStatus/config.is_shadow_mode`` (None when missing or not a bool),
         the trade (or paper order) with id ``trade_id`` (an idempotent retry) when given,
-        and the user's stored settings fields (their limits)."""
-        refs = [self.client.collection(SYSTEM_STATUS).document("config"), settings_ref(self.client, uid)]
+        the user's stored settings fields (their limits) and their open notional (cents)."""
+        opens = [self._open_ref(uid, k) for k in range(OPEN_NOTIONAL_SHARDS)]
+        refs = [self.client.collection(SYSTEM_STATUS).document("config"), settings_ref(self.client, uid), *opens]
         if symbol is not None:
             refs.append(self.client.collection(LIVE_QUOTES).document(symbol))
         if trade_id is not None:
             refs.append(self.client.collection(PAPER_ORDERS).document(trade_id) if paper_order else self._ref(uid, trade_id))
         found = await self.storage.get_many(refs)
         flag = (found[0][0] or {}).get("is_shadow_mode")
-        quote = quote_of(symbol, found[2][0]) if symbol is not None and found[2][0] is not None else None
+        open_cents = sum(int((doc or {}).get("cents", 0)) for doc, _ in found[2:2 + OPEN_NOTIONAL_SHARDS])
+        rest = found[2 + OPEN_NOTIONAL_SHARDS:]
+        quote = quote_of(symbol, rest[0][0]) if symbol is not None and rest[0][0] is not None else None
         existing = None
         if trade_id is not None and found[-1][0] is not None:
             existing = _paper_order(found[-1][0]) if paper_order else trade_of(found[-1][0], found[-1][1])
-        return quote, flag if isinstance(flag, bool) else None, existing, settings_fields(found[1][0], found[1][1])
+        return (quote, flag if isinstance(flag, bool) else None, existing, settings_fields(found[1][0], found[1][1]),
+                open_cents)
+
+    async def open_notional(self, uid: str) -> int:
+        """The user's stored open notional, cents (its shards added)."""
+        found = await self.storage.get_many([self._open_ref(uid, k) for k in range(OPEN_NOTIONAL_SHARDS)])
+        return sum(int((doc or {}).get("cents", 0)) for doc, _ in found)
 
     async def read_for_close(self, uid: str, *, symbol: str | None) -> tuple[Quote | None, dict[str, Any]]:
         """What a close reads besides the trade, in one round trip: the live quote of
@@ -140,11 +159,14 @@ class TradeRepository(Repository):
         """Create a new trade; returns it as written (with its version), or None when the id
         exists already."""
         ref = self._ref(trade.uid, trade.shadow_id)
+        batch = self.client.batch()
+        batch.create(ref, trade_document(trade))
+        batch.set(self._open_shard(trade), {"cents": firestore.Increment(cents_of(trade.notional))}, merge=True)
         try:
-            result = await ref.create(trade_document(trade), retry=self.retry, timeout=self.timeout)
+            results = await batch.commit(retry=self.retry, timeout=self.timeout)
         except gexc.AlreadyExists:
             return None
-        return replace(trade, version=result.update_time)
+        return replace(trade, version=results[0].update_time)
 
     async def get(self, uid: str, shadow_id: str) -> Trade | None:
         """The user's trade, or None (also for another user's trade id)."""
@@ -170,6 +192,7 @@ class TradeRepository(Repository):
         batch = self.client.batch()
         ref = self._ref(closed.uid, closed.shadow_id)
         batch.update(ref, fields, option=self.client.write_option(last_update_time=closed.version))
+        batch.set(self._open_shard(closed), {"cents": firestore.Increment(-cents_of(closed.notional))}, merge=True)
         self.aggregates.stage_close(batch, closed.uid, writes)
         try:
             results = await batch.commit(retry=self.retry, timeout=self.timeout)

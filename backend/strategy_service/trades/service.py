@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from ..config import Settings
-from ..core.money import MONEY_CONTEXT, localcontext, quantize_quantity, quantize_usd, to_plain_str
+from ..core.money import MONEY_CONTEXT, localcontext, quantize_quantity, quantize_usd, to_plain_str, usd_from_cents
 from ..core.aggregates import facts_of
 from ..core.pnl import compute_trade_pnl
 from ..performance.repository import AggregateRepository
@@ -25,6 +25,7 @@ from .errors import (
     NotionalLimitExceeded,
     NotionalPrecision,
     NotionalTooSmall,
+    OpenNotionalLimitExceeded,
     PriceNotAllowed,
     QuantityPrecision,
     QuantityOrNotionalRequired,
@@ -111,7 +112,8 @@ class TradeService:
 
         Raises:
             QuantityOrNotionalRequired, QuantityTooSmall, QuantityPrecision,
-            NotionalPrecision, NotionalTooSmall, NotionalLimitExceeded, NoQuoteToFill, QuoteStale,
+            NotionalPrecision, NotionalTooSmall, NotionalLimitExceeded, OpenNotionalLimitExceeded,
+            NoQuoteToFill, QuoteStale,
             QuoteInvalid, IdempotencyKeyReused, PriceNotAllowed, BacktestFillRequired,
             TimeInFuture; nothing is written in those cases. TradeBusy: a concurrent
             retry is still creating the trade.
@@ -126,7 +128,7 @@ class TradeService:
         if cmd.notional is not None and cmd.quantity is None and -cmd.notional.as_tuple().exponent > 2:
             raise NotionalPrecision(f"The notional {to_plain_str(cmd.notional)} USD has more than 2 decimals; USD amounts are "
                                     "kept to the cent.")
-        quote, flag, existing, fields = await self.trades.read_for_execute(
+        quote, flag, existing, fields, open_cents = await self.trades.read_for_execute(
             uid, symbol=None if client_fill else cmd.symbol, trade_id=trade_id if cmd.idempotency_key else None)
         # a backtest is a replay of history: it never reaches a broker, whatever the mode
         shadow = True if client_fill or flag is None else flag
@@ -149,10 +151,17 @@ class TradeService:
             notional = quantize_usd(quantity * entry)
             if notional <= 0:
                 raise NotionalTooSmall(f"{quantity} {cmd.symbol} at {entry} is worth less than 0.01 USD.")
-            limit = settings_of(fields).max_trade_notional or Decimal(self.settings.MAX_TRADE_NOTIONAL_USD)
+            limits = settings_of(fields)
+            limit = limits.max_trade_notional or Decimal(self.settings.MAX_TRADE_NOTIONAL_USD)
             if notional > limit:
                 raise NotionalLimitExceeded(f"{quantity} {cmd.symbol} at {entry} is {notional} USD, above the "
                                             f"maximum of {limit} USD per trade.")
+            open_limit = limits.max_open_notional or Decimal(self.settings.MAX_OPEN_NOTIONAL_USD)
+            open_now = usd_from_cents(open_cents)
+            if shadow and open_now + notional > open_limit:
+                raise OpenNotionalLimitExceeded(
+                    f"{notional} USD more would take your open positions to {open_now + notional} USD, above the "
+                    f"maximum of {open_limit} USD; close some first.")
             if cmd.risk_amount is not None:
                 risk = quantize_usd(cmd.risk_amount)
             elif cmd.stop_loss is not None:

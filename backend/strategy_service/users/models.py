@@ -48,6 +48,8 @@ class UserSettings:
         calendar: the trading calendar of daily returns (``XNYS``, ``24/7``...).
         max_trade_notional: the largest notional one trade may have, USD (None: the
             service's default, ``MAX_TRADE_NOTIONAL_USD``).
+        max_open_notional: the largest sum of open positions' notionals, USD (None: the
+            service's default, ``MAX_OPEN_NOTIONAL_USD``).
         version: the stored document's update time (a precondition), or None.
     """
 
@@ -59,6 +61,7 @@ class UserSettings:
     version: Any = None
     calendar: str = DEFAULT_CALENDAR
     max_trade_notional: Decimal | None = None
+    max_open_notional: Decimal | None = None
 
     def as_json(self) -> dict[str, str]:
         """API shape: capital as a decimal string to the cent, the zone's IANA name, the

@@ -34,6 +34,7 @@ def settings_fields(doc: dict[str, Any] | None, version: Any = None) -> dict[str
             "aggregates": doc.get("aggregates") or None, "rebuild": doc.get("rebuild") or None,
             "aggregate_shards": doc.get("aggregate_shards") or None, "calendar": doc.get("calendar") or None,
             "max_trade_notional": doc.get("max_trade_notional") or None,
+            "max_open_notional": doc.get("max_open_notional") or None,
             "version": version}
 
 

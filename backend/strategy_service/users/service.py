@@ -51,6 +51,8 @@ def settings_of(fields: dict[str, Any]) -> UserSettings:
         calendar=fields.get("calendar") or DEFAULT_CALENDAR,
         max_trade_notional=(to_decimal(fields["max_trade_notional"], field="max_trade_notional")
                             if fields.get("max_trade_notional") else None),
+        max_open_notional=(to_decimal(fields["max_open_notional"], field="max_open_notional")
+                           if fields.get("max_open_notional") else None),
     )
 
 
