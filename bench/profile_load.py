@@ -19,6 +19,8 @@ The whole run (emulator, service, py-spy, load; every process stopped by its id)
 
 from __future__ import annotations
 
+from procstat import cpu_seconds  # bench/procstat.py (the script's folder is on sys.path)
+
 import argparse
 import asyncio
 import os
@@ -31,12 +33,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 async def drive(base: str, pid: int | None, clients: int, seconds: float) -> None:

@@ -22,6 +22,8 @@ The service is stopped by its process id at the end.
 
 from __future__ import annotations
 
+from procstat import cpu_seconds  # bench/procstat.py (the script's folder is on sys.path)
+
 import argparse
 import asyncio
 import os
@@ -43,16 +45,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from backend.strategy_service.auth.emulator import make_emulator_token  # noqa: E402
 
-TICKS = os.sysconf("SC_CLK_TCK")
 RPCS = ("batch_get_documents", "batch_write", "begin_transaction", "commit", "create_document", "delete_document",
         "get_document", "list_collection_ids", "list_documents", "listen", "partition_query", "rollback",
         "run_aggregation_query", "run_query", "update_document", "write")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 # -- 1. round trips ---------------------------------------------------------------------------

@@ -24,6 +24,8 @@ full core (about 1.0 CPU s per wall s) is what limits the throughput.
 
 from __future__ import annotations
 
+from procstat import cpu_seconds  # bench/procstat.py (the script's folder is on sys.path)
+
 import argparse
 import asyncio
 import os
@@ -38,13 +40,8 @@ import httpx
 
 from backend.strategy_service.auth.emulator import make_emulator_token
 
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def emulator_pid(port: str) -> int | None:
