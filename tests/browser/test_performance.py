@@ -35,17 +35,30 @@ async def _write_trades(url: str, token: str, n: int) -> None:
                      rng.choice(["BUY", "SELL"]), str(rng.randint(1, 50))))
     headers = {"Authorization": f"Bearer {token}"}
     queue: asyncio.Queue = asyncio.Queue()
-    for item in plan:
-        queue.put_nowait(item)
+    for i, item in enumerate(plan):
+        queue.put_nowait((i, *item))
+
+    async def post(client: httpx.AsyncClient, path: str, body: dict) -> httpx.Response:
+        # a pooled connection the server closed (keep-alive timeout) fails on reuse: retry;
+        # the execute carries an idempotency key and a close of a closed trade answers it
+        for attempt in range(4):
+            try:
+                return await client.post(path, headers=headers, json=body)
+            except httpx.TransportError:
+                if attempt == 3:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def worker(client: httpx.AsyncClient) -> None:
         while not queue.empty():
-            day, entry, exit_, symbol, strategy, side, qty = queue.get_nowait()
-            r = await client.post("/trades/execute", headers=headers, json={
+            i, day, entry, exit_, symbol, strategy, side, qty = queue.get_nowait()
+            r = await post(client, "/trades/execute", {
                 "symbol": symbol, "side": side, "quantity": qty, "strategy_id": strategy, "source": "backtest",
-                "price": entry, "filled_at": f"{day.isoformat()}T14:30:00+00:00", "risk_amount": "50"})
+                "price": entry, "filled_at": f"{day.isoformat()}T14:30:00+00:00", "risk_amount": "50",
+                "idempotency_key": f"perf-{i}"})
             assert r.status_code == 201, r.text
-            r = await client.post("/trades/close-shadow", headers=headers, json={
+            r = await post(client, "/trades/close-shadow", {
                 "shadow_id": r.json()["id"], "price": exit_, "closed_at": f"{day.isoformat()}T20:00:00+00:00"})
             assert r.status_code == 200, r.text
 
