@@ -42,7 +42,7 @@ from ..users.models import UserSettings
 from ..users.repository import UserRepository
 from ..users.service import UserService, generation_doc
 from .filters import TradeFilter
-from .repository import AGG_CELLS, AGG_DAYS, AGG_GROUPS, AGG_SEQ, AGG_SUMMARY, CHUNK, AggregateRepository, close_writes, snapshot_documents
+from .repository import AGG_CELLS, AGG_DAYS, AGG_GROUPS, AGG_SEQ, AGG_SUMMARY, CHUNK, MONTH_CHUNK, AggregateRepository, close_writes, snapshot_documents
 from .service import PerformanceService, compact_settled
 
 log = logging.getLogger(__name__)
@@ -84,9 +84,9 @@ def logical(docs: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
         elif collection == AGG_GROUPS:
             for key, value in (doc.get("b") or {}).items():
                 add("group", f"{parts[1]} {key}", value)
-        elif collection == AGG_CELLS:
+        elif collection == AGG_CELLS:  # a day's partition, or a settled month's chunk
             for key, value in (doc.get("c") or {}).items():
-                add("cell", f"{parts[1]}|{key}", value)
+                add("cell", key if parts[2] == MONTH_CHUNK else f"{parts[1]}|{key}", value)
         elif collection == AGG_SEQ:  # a minute document, or a chunk whose entries carry the minute
             for tid, entry in (doc.get("t") or {}).items():
                 minute = int(entry[5]) if parts[2] == CHUNK else int(parts[2])

@@ -79,6 +79,10 @@ WHOLE_DAY = 9999
 CHUNK = "c"
 #: Entries per chunk: about 75 bytes each (up to 250 with the longest ids), under 1 MiB.
 CHUNK_ENTRIES = 3_000
+#: The id part of a settled month's cells merged into chunks (``{g}~{YYYY-MM}~m~{k}``;
+#: they sort after the month's days), and the cells per chunk (up to about 340 bytes each).
+MONTH_CHUNK = "m"
+CELL_CHUNK_ENTRIES = 2_000
 _END = "\uf8ff"
 #: Writes per batch in rebuilds (under the 500 writes and 10 MiB of one commit).
 BATCH_WRITES = 400
@@ -343,13 +347,49 @@ class AggregateRepository(Repository):
                     seen: list[str] | None = None) -> dict[CellId, CellStats]:
         """Every cell of the days ``[first_day, last_day]``, partitions and shards added."""
         out: dict[CellId, CellStats] = {}
-        query = self._range(uid, AGG_CELLS, f"{gen}~{first_day.isoformat()}~", f"{gen}~{last_day.isoformat()}~", ["c"])
+        # through the last month's chunk, which sorts after that month's days
+        query = self._range(uid, AGG_CELLS, f"{gen}~{first_day.isoformat()}~",
+                            f"{gen}~{last_day.isoformat()[:7]}~{MONTH_CHUNK}~", ["c"])
         for snap in await self._stream(tx, query, seen):
-            day = date.fromisoformat(snap.id.split("~")[1])
+            parts = snap.id.split("~")
             for key, doc in ((snap.to_dict() or {}).get("c") or {}).items():
-                source, strategy_id, symbol = key.split("|")
-                _merge_stats(out, CellId(day, source, strategy_id, symbol), doc)
+                if parts[2] == MONTH_CHUNK:  # a settled month's chunk: the key has the day
+                    cell = CellId.parse(key)
+                else:
+                    source, strategy_id, symbol = key.split("|")
+                    cell = CellId(date.fromisoformat(parts[1]), source, strategy_id, symbol)
+                if first_day <= cell.day <= last_day:
+                    _merge_stats(out, cell, doc)
         return out
+
+    async def compact_cells_month(self, uid: str, ids: list[str]) -> None:
+        """Merge every cell document of one settled month (its days' partitions and shards,
+        and any earlier chunks) into month chunks of :data:`CELL_CHUNK_ENTRIES` cells, in one
+        transaction: a filtered read of that month then fetches one or a few documents."""
+        refs = [self._col(uid, AGG_CELLS).document(i) for i in sorted(ids)]
+        gen, month = ids[0].split("~")[0], ids[0].split("~")[1][:7]
+        transaction = self.client.transaction()
+
+        @firestore.async_transactional
+        async def run(tx: Any) -> None:
+            cells: dict[str, CellStats] = {}
+            for ref in refs:
+                snap = await ref.get(transaction=tx)
+                parts = ref.id.split("~")
+                for key, doc in ((snap.to_dict() or {}).get("c") or {}).items() if snap.exists else ():
+                    full = key if parts[2] == MONTH_CHUNK else f"{parts[1]}|{key}"
+                    cells.setdefault(full, CellStats()).add(CellStats.from_doc(doc))
+            ordered = sorted(cells.items())
+            written = set()
+            for k in range(0, len(ordered), CELL_CHUNK_ENTRIES):
+                ref = self._col(uid, AGG_CELLS).document(f"{gen}~{month}~{MONTH_CHUNK}~{k // CELL_CHUNK_ENTRIES:02d}")
+                tx.set(ref, {"c": {key: stats.to_doc() for key, stats in ordered[k:k + CELL_CHUNK_ENTRIES]}})
+                written.add(ref.id)
+            for ref in refs:
+                if ref.id not in written:
+                    tx.delete(ref)
+
+        await run(transaction)
 
     async def sequences(self, tx: Any, uid: str, gen: int, first_day: date, after_minute: int,
                         last_day: date, seen: list[str] | None = None) -> list[TradeFacts]:

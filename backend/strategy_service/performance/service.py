@@ -22,7 +22,18 @@ from ..trades.repository import TradeRepository
 from ..users.models import UserSettings
 from ..users.service import UserService
 from .filters import TradeFilter
-from .repository import AGG_CELLS, AGG_DAYS, AGG_GROUPS, AGG_SEQ, BATCH_WRITES, CHUNK, WHOLE_DAY, AggregateRepository, Checkpoint
+from .repository import (
+    AGG_CELLS,
+    AGG_DAYS,
+    AGG_GROUPS,
+    AGG_SEQ,
+    BATCH_WRITES,
+    CHUNK,
+    MONTH_CHUNK,
+    WHOLE_DAY,
+    AggregateRepository,
+    Checkpoint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +77,23 @@ async def compact_settled(aggregates: AggregateRepository, uid: str, seen: dict[
         groups: dict[str, list[str]] = {}
         for doc_id in ids:
             parts = doc_id.split("~")
-            key = "~".join(parts[:2]) if collection == AGG_SEQ else doc_id.rsplit("~", 1)[0]
+            if collection == AGG_SEQ:
+                key = "~".join(parts[:2])  # a day's sequence documents
+            elif collection == AGG_CELLS and parts[1][:7] < month:
+                key = f"{parts[0]}~{parts[1][:7]}"  # a settled month's cell documents
+            else:
+                key = doc_id.rsplit("~", 1)[0]  # the write shards of one document
             groups.setdefault(key, []).append(doc_id)
         for key, group in sorted(groups.items()):
             period = key.split("~")[1]
-            settled = period < (day if collection in (AGG_CELLS, AGG_SEQ) else month)
+            month_cells = collection == AGG_CELLS and len(period) == 7
+            settled = period < (day if collection in (AGG_CELLS, AGG_SEQ) and not month_cells else month)
             if collection == AGG_SEQ:
                 loose = [g for g in group if g.split("~")[2] != CHUNK]
-                worth = bool(loose) and len(group) >= 2 and len(group) <= BATCH_WRITES
+                worth = bool(loose) and 2 <= len(group) <= BATCH_WRITES
+            elif month_cells:
+                loose = [g for g in group if g.split("~")[2] != MONTH_CHUNK]
+                worth = bool(loose) and 2 <= len(group) <= BATCH_WRITES
             else:
                 worth = len(group) >= 2
             if not (settled and worth):
@@ -83,6 +103,8 @@ async def compact_settled(aggregates: AggregateRepository, uid: str, seen: dict[
             try:
                 if collection == AGG_SEQ:
                     await aggregates.compact_sequences(uid, group)
+                elif month_cells:
+                    await aggregates.compact_cells_month(uid, group)
                 else:
                     await aggregates.compact(uid, collection, group)
             except StorageUnavailable:
