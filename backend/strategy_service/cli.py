@@ -69,6 +69,11 @@ def serve(
     from .api.logging import configure_logging
 
     settings = get_settings()  # raises on unsafe settings before binding the port
+    try:  # no Firestore to talk to: say so in one line, before binding the port
+        Storage.connect(settings.GOOGLE_CLOUD_PROJECT, timeout_seconds=settings.FIRESTORE_TIMEOUT_SECONDS).close()
+    except ServiceError as exc:
+        typer.echo(f"strategy-service: {exc.code}: {exc.message}", err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.LOG_LEVEL)
     uvicorn.run("backend.strategy_service.main:app", host=host, port=port, workers=workers, access_log=False,
                 log_config=None, proxy_headers=True)

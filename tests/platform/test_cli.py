@@ -82,6 +82,7 @@ def test_without_an_emulator_or_credentials_the_cli_says_so_in_one_line(tmp_path
     env = {k: v for k, v in os.environ.items() if k not in ("FIRESTORE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS")}
     env["HOME"] = str(tmp_path)  # no gcloud application-default credentials either
     cli_path = Path(sys.executable).with_name("strategy-service")
-    out = subprocess.run([str(cli_path), "verify", "alice"], env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert out.stderr.strip().count("\n") == 0 and "storage_not_configured" in out.stderr
+    for command in (["verify", "alice"], ["serve", "--port", "0"]):
+        out = subprocess.run([str(cli_path), *command], env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, command
+        assert out.stderr.strip().count("\n") == 0 and "storage_not_configured" in out.stderr, command
