@@ -366,12 +366,15 @@ class AggregateRepository(Repository):
         """Merge every cell document of one settled month (its days' partitions and shards,
         and any earlier chunks) into month chunks of :data:`CELL_CHUNK_ENTRIES` cells, in one
         transaction: a filtered read of that month then fetches one or a few documents."""
-        refs = [self._col(uid, AGG_CELLS).document(i) for i in sorted(ids)]
         gen, month = ids[0].split("~")[0], ids[0].split("~")[1][:7]
         transaction = self.client.transaction()
 
         @firestore.async_transactional
         async def run(tx: Any) -> None:
+            # the month's existing chunks are read too (another read may have just made them)
+            chunks_now = [s.id for s in await self._stream(tx, self._range(
+                uid, AGG_CELLS, f"{gen}~{month}~{MONTH_CHUNK}~", f"{gen}~{month}~{MONTH_CHUNK}~", []))]
+            refs = [self._col(uid, AGG_CELLS).document(i) for i in sorted(set(ids) | set(chunks_now))]
             cells: dict[str, CellStats] = {}
             for ref in refs:
                 snap = await ref.get(transaction=tx)
@@ -412,12 +415,15 @@ class AggregateRepository(Repository):
         """Merge the close-sequence documents ``ids`` of one settled day (its minute
         documents and any earlier chunks) into chunks of :data:`CHUNK_ENTRIES` entries, in
         one transaction (at most :data:`BATCH_WRITES` documents)."""
-        refs = [self._col(uid, AGG_SEQ).document(i) for i in sorted(ids)]
         prefix = "~".join(ids[0].split("~")[:2])
         transaction = self.client.transaction()
 
         @firestore.async_transactional
         async def run(tx: Any) -> None:
+            # the day's existing chunks are read too (another read may have just made them)
+            chunks_now = [s.id for s in await self._stream(tx, self._range(uid, AGG_SEQ, f"{prefix}~{CHUNK}~",
+                                                                           f"{prefix}~{CHUNK}~", []))]
+            refs = [self._col(uid, AGG_SEQ).document(i) for i in sorted(set(ids) | set(chunks_now))]
             entries: dict[str, list[Any]] = {}
             for ref in refs:
                 snap = await ref.get(transaction=tx)
@@ -457,8 +463,10 @@ class AggregateRepository(Repository):
         into its shard ``00``, and delete the others, in one transaction: reads then fetch
         one document where the load had spread many. A close that writes one of them
         meanwhile waits for the transaction, then adds to a fresh shard that reads sum."""
-        refs = [self._col(uid, collection).document(i) for i in sorted(ids)]
-        target = self._col(uid, collection).document("~".join(ids[0].split("~")[:-1] + ["00"]))
+        target_id = "~".join(ids[0].split("~")[:-1] + ["00"])
+        # shard 00 is read too, whether the read saw it or not: a close may have created it
+        refs = [self._col(uid, collection).document(i) for i in sorted(set(ids) | {target_id})]
+        target = self._col(uid, collection).document(target_id)
         transaction = self.client.transaction()
 
         @firestore.async_transactional
