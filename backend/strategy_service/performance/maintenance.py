@@ -161,14 +161,19 @@ class Maintenance:
             settings = await self.users_service.get(uid)
             old, pending = settings.aggregates, settings.rebuild
             zone = settings.timezone
+            stale = None
             if pending is not None and pending.state == "pending":  # asked for by a time-zone change
                 new = pending.number
             else:
                 new = max(old.number, pending.number if pending else 0) + 1
-                if pending is not None:  # an earlier rebuild did not finish: start over beside it
-                    await self.aggregates.delete_generation(uid, pending.number)
+                stale = pending.number if pending is not None else None  # an earlier rebuild did not finish
             started = generation_doc(new, zone, "building")
             await self.users.set_generations(uid, aggregates=None, rebuild=started)
+            if stale is not None:
+                # closes that read its "dual" marker may still be writing it: let them finish,
+                # then drop it; the catch-ups below also take the closes recorded into it
+                await asyncio.sleep(self.grace_seconds)
+                await self.aggregates.delete_generation(uid, stale)
             seen: set[str] = set()
             facts = []
             async for trade in self.trades.stream(uid):
@@ -177,25 +182,30 @@ class Maintenance:
                     facts.append(closed_trade_of(trade).facts(zone))
             today = datetime.now(timezone.utc).astimezone(zone).date()
             written = await self.aggregates.write_documents(uid, snapshot_documents(new, facts, settled_before=today))
-            await self.users.set_generations(uid, aggregates=None, rebuild={**started, "state": "dual"})
+            if not await self.users.set_generations(uid, aggregates=None, rebuild={**started, "state": "dual"},
+                                                    expected_rebuild=new):
+                raise StorageUnavailable("A newer rebuild replaced this one; it goes on instead.")
             await asyncio.sleep(self.grace_seconds)
             since = started["started_at"] - timedelta(seconds=self.grace_seconds)
-            caught = await self._catch_up(uid, old.number, new, zone, since, seen)
+            sources = [old.number] + ([stale] if stale is not None else [])
+            caught = await self._catch_up(uid, sources, new, zone, since, seen)
             switched = await self.users.set_generations(uid, aggregates=generation_doc(new, zone), rebuild=None,
                                                         expected_rebuild=new)
             if not switched:
                 raise StorageUnavailable("Another rebuild replaced this one; nothing was switched.")
             await asyncio.sleep(self.grace_seconds)
-            caught += await self._catch_up(uid, old.number, new, zone, since, seen)
+            caught += await self._catch_up(uid, sources, new, zone, since, seen)
             deleted = await self.aggregates.delete_generation(uid, old.number)
             return {"generation": new, "closed_trades": len(seen) + caught, "caught_up": caught,
                     "documents_written": written, "documents_deleted": deleted}
 
-    async def _catch_up(self, uid: str, old: int, new: int, zone: Any, since: Any, seen: set[str]) -> int:
-        """Add to generation ``new`` every trade closed into ``old`` since ``since`` that
-        the snapshot did not hold; each under its trade's precondition, so exactly once."""
+    async def _catch_up(self, uid: str, sources: list[int], new: int, zone: Any, since: Any, seen: set[str]) -> int:
+        """Add to generation ``new`` every trade closed into one of ``sources`` (the live
+        generation, and an unfinished earlier rebuild's) since ``since`` that the snapshot
+        did not hold; each under its trade's precondition, so exactly once."""
         count = 0
-        for trade in await self.trades.closed_into(uid, old, since=since):
+        trades = [t for source in sources for t in await self.trades.closed_into(uid, source, since=since)]
+        for trade in trades:
             if trade.shadow_id in seen:
                 continue
             facts = closed_trade_of(trade).facts(zone)

@@ -216,6 +216,8 @@ class PerformanceService:
             settle = minute_of_day(datetime.now(timezone.utc), tz) - SETTLE_MINUTES
         else:  # a close minutes ahead of the clock, past midnight: nothing settles yet
             settle = -1
+        if cp is not None and cp.day == latest:  # never behind the checkpoint the fold started from
+            settle = max(settle, cp.minute)
         fold.extend(t for t in chosen if t.day < latest or t.minute <= settle)
         if settle >= 0 and (cp is None or (cp.day, cp.minute) != (latest, settle)):
             before_latest = sum(c for d, c in counts.items() if d < latest)

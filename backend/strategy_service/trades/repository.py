@@ -118,27 +118,31 @@ class TradeRepository(Repository):
     def _open_shard(self, trade: Trade) -> Any:
         return self._open_ref(trade.uid, stable_hash(trade.shadow_id) % OPEN_NOTIONAL_SHARDS)
 
-    async def read_for_execute(self, uid: str, *, symbol: str | None, trade_id: str | None,
-                               paper_order: bool = False
+    async def read_for_execute(self, uid: str, *, symbol: str | None, trade_id: str | None
                                ) -> tuple[Quote | None, bool | None, Trade | PaperOrder | None, dict[str, Any], int]:
         """What an execute reads, in one round trip: the live quote of ``symbol`` (when
         given), ``systemStatus/config.is_shadow_mode`` (None when missing or not a bool),
-        the trade (or paper order) with id ``trade_id`` (an idempotent retry) when given,
+        the trade or paper order with id ``trade_id`` (an idempotent retry, whatever the
+        shadow mode was when it was first sent) when given,
         the user's stored settings fields (their limits) and their open notional (cents)."""
         opens = [self._open_ref(uid, k) for k in range(OPEN_NOTIONAL_SHARDS)]
         refs = [self.client.collection(SYSTEM_STATUS).document("config"), settings_ref(self.client, uid), *opens]
         if symbol is not None:
             refs.append(self.client.collection(LIVE_QUOTES).document(symbol))
-        if trade_id is not None:
-            refs.append(self.client.collection(PAPER_ORDERS).document(trade_id) if paper_order else self._ref(uid, trade_id))
+        if trade_id is not None:  # a retry finds its first answer whatever the mode was then
+            refs += [self.client.collection(PAPER_ORDERS).document(trade_id), self._ref(uid, trade_id)]
         found = await self.storage.get_many(refs)
         flag = (found[0][0] or {}).get("is_shadow_mode")
         open_cents = sum(int((doc or {}).get("cents", 0)) for doc, _ in found[2:2 + OPEN_NOTIONAL_SHARDS])
         rest = found[2 + OPEN_NOTIONAL_SHARDS:]
         quote = quote_of(symbol, rest[0][0]) if symbol is not None and rest[0][0] is not None else None
-        existing = None
-        if trade_id is not None and found[-1][0] is not None:
-            existing = _paper_order(found[-1][0]) if paper_order else trade_of(found[-1][0], found[-1][1])
+        existing: Trade | PaperOrder | None = None
+        if trade_id is not None:
+            (order_doc, _), (trade_doc, trade_version) = found[-2], found[-1]
+            if trade_doc is not None:
+                existing = trade_of(trade_doc, trade_version)
+            elif order_doc is not None and order_doc.get("uid") == uid:
+                existing = _paper_order(order_doc)
         return (quote, flag if isinstance(flag, bool) else None, existing, settings_fields(found[1][0], found[1][1]),
                 open_cents)
 

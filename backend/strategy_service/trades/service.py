@@ -132,8 +132,6 @@ class TradeService:
             uid, symbol=None if client_fill else cmd.symbol, trade_id=trade_id if cmd.idempotency_key else None)
         # a backtest is a replay of history: it never reaches a broker, whatever the mode
         shadow = True if client_fill or flag is None else flag
-        if cmd.idempotency_key and not shadow:
-            existing = await self.trades.get_paper_order(trade_id)
         if existing is not None:  # a retry must not need a fresh quote to get its answer back
             _same_request(existing.request_hash, cmd.request_hash)
             return existing
