@@ -19,14 +19,13 @@ The whole run (emulator, service, py-spy, load; every process stopped by its id)
 
 from __future__ import annotations
 
-from procstat import cpu_seconds  # bench/procstat.py (the script's folder is on sys.path)
+from procstat import cpu_seconds, paper_trade_loop, wait_ready  # bench/procstat.py (the script's folder is on sys.path)
 
 import argparse
 import asyncio
 import os
 import re
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -47,37 +46,11 @@ async def drive(base: str, pid: int | None, clients: int, seconds: float) -> Non
     pub = {"Authorization": f"Bearer {make_emulator_token('feed', project, claims={'role': 'publisher'})}"}
     async with httpx.AsyncClient(base_url=base, timeout=60,
                                  limits=httpx.Limits(max_connections=100, max_keepalive_connections=100)) as client:
-        for _ in range(150):
-            try:
-                if (await client.get("/readyz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
+        await wait_ready(client)
         r = await client.put("/quotes/AAPL", json={"bid": "100.00", "ask": "100.02"}, headers=pub)
         assert r.status_code == 200, r.text
-        done = 0
-        errors: Counter = Counter()
-        stop = time.monotonic() + seconds
-
-        async def worker() -> None:
-            nonlocal done
-            while time.monotonic() < stop:
-                r = await client.post("/trades/execute", headers=heads,
-                                      json={"symbol": "AAPL", "side": "BUY", "quantity": "1", "strategy_id": "prof"})
-                if r.status_code != 201:
-                    errors[r.status_code] += 1
-                    continue
-                r = await client.post("/trades/close-shadow", headers=heads, json={"shadow_id": r.json()["id"]})
-                if r.status_code != 200:
-                    errors[r.status_code] += 1
-                    continue
-                done += 1
-
         before = cpu_seconds(pid) if pid else 0.0
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        wall = time.perf_counter() - t0
+        done, errors, wall = await paper_trade_loop(client, heads, clients, seconds, "prof")
         used = cpu_seconds(pid) - before if pid else 0.0
         print(f"{clients} clients, {wall:.1f} s: {done} paper trades (execute + close), {done / wall:.1f} trades/s, "
               f"errors {dict(errors)}")

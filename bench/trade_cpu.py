@@ -22,7 +22,7 @@ The service is stopped by its process id at the end.
 
 from __future__ import annotations
 
-from procstat import cpu_seconds  # bench/procstat.py (the script's folder is on sys.path)
+from procstat import cpu_seconds, paper_trade_loop, wait_ready  # bench/procstat.py (the script's folder is on sys.path)
 
 import argparse
 import asyncio
@@ -31,7 +31,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -116,27 +115,8 @@ async def drive(base: str, pid: int, clients: int, seconds: float, heads: dict) 
     """Paper execute + close loops; returns trades, wall seconds, CPU seconds, errors."""
     async with httpx.AsyncClient(base_url=base, timeout=60,
                                  limits=httpx.Limits(max_connections=100, max_keepalive_connections=100)) as client:
-        done, errors = 0, Counter()
-        stop = time.monotonic() + seconds
-
-        async def worker() -> None:
-            nonlocal done
-            while time.monotonic() < stop:
-                r = await client.post("/trades/execute", headers=heads,
-                                      json={"symbol": "AAPL", "side": "BUY", "quantity": "1", "strategy_id": "cpu"})
-                if r.status_code != 201:
-                    errors[r.status_code] += 1
-                    continue
-                r = await client.post("/trades/close-shadow", headers=heads, json={"shadow_id": r.json()["id"]})
-                if r.status_code != 200:
-                    errors[r.status_code] += 1
-                    continue
-                done += 1
-
         before = cpu_seconds(pid)
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        wall = time.perf_counter() - t0
+        done, errors, wall = await paper_trade_loop(client, heads, clients, seconds, "cpu")
         return {"trades": done, "wall": wall, "cpu": cpu_seconds(pid) - before, "errors": dict(errors)}
 
 
@@ -152,13 +132,7 @@ async def service_cpu(clients: int, seconds: float, profile_seconds: float, prof
     pub = {"Authorization": f"Bearer {make_emulator_token('feed', project, claims={'role': 'publisher'})}"}
     try:
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-            for _ in range(150):
-                try:
-                    if (await client.get("/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
+            await wait_ready(client)
             r = await client.put("/quotes/AAPL", json={"bid": "100.00", "ask": "100.02"}, headers=pub)
             assert r.status_code == 200, r.text
         print(f"\nservice pid {server.pid} (uvicorn, one worker) on port {port}; {clients} clients, one user")

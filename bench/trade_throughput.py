@@ -24,7 +24,7 @@ full core (about 1.0 CPU s per wall s) is what limits the throughput.
 
 from __future__ import annotations
 
-from procstat import cpu_seconds  # bench/procstat.py (the script's folder is on sys.path)
+from procstat import cpu_seconds, wait_ready  # bench/procstat.py (the script's folder is on sys.path)
 
 import argparse
 import asyncio
@@ -177,13 +177,7 @@ async def main(levels: list[tuple[int, int]]) -> None:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=60,
                                      limits=httpx.Limits(max_connections=100, max_keepalive_connections=100)) as client:
-            for _ in range(100):
-                try:
-                    if (await client.get("/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
+            await wait_ready(client, tries=100)
             heads = {"Authorization": f"Bearer {make_emulator_token('bench', project)}"}
             pub = {"Authorization": f"Bearer {make_emulator_token('feed', project, claims={'role': 'publisher'})}"}
             emu = emulator_pid(emu_port)

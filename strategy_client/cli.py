@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from backend.strategy_service.auth.emulator import make_emulator_token
 from backend.strategy_service.config import get_settings
-from backend.strategy_service.core.money import to_decimal
+from backend.strategy_service.core.money import optional_decimal
 
 from .replay import ServiceCallFailed, load_strategy, read_ohlcv, replay
 from .report import summary_table, write_report
@@ -24,11 +24,9 @@ app = typer.Typer()
 
 
 def _decimal_or_none(value: str | None, name: str):
-    if value is None or value == "":
-        return None
     try:
-        return to_decimal(value, field=name)
-    except (TypeError, ValueError) as exc:
+        return optional_decimal(value, field=name)
+    except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=name) from exc
 
 

@@ -19,7 +19,7 @@ import typer
 from .api.deps import Services
 from .config import get_settings
 from .core.errors import ServiceError
-from .core.money import to_decimal
+from .core.money import optional_decimal
 from .storage.client import Storage
 
 app = typer.Typer(help="Strategy Service: shadow trading at live quotes.", no_args_is_help=True)
@@ -49,11 +49,9 @@ def _run_with_services(work: Callable[[Services], Awaitable[T]]) -> T:
 
 
 def _decimal_or_none(value: str | None, name: str):
-    if value is None or value == "":
-        return None
     try:
-        return to_decimal(value, field=name)
-    except (TypeError, ValueError) as exc:
+        return optional_decimal(value, field=name)
+    except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=name) from exc
 
 

@@ -79,6 +79,16 @@ def to_decimal(value: DecimalInput, *, field: str = "value") -> Decimal:
     return result
 
 
+def optional_decimal(value: str | None, *, field: str = "value") -> Decimal | None:
+    """:func:`to_decimal` of a text that may be missing: None for None or ``""`` (an
+    option or a CSV cell left empty).
+
+    Raises:
+        ValueError: for a text that is not a finite decimal number.
+    """
+    return None if value is None or value == "" else to_decimal(value, field=field)
+
+
 def quantize(value: Decimal, quantum: Decimal) -> Decimal:
     """Round ``value`` to ``quantum`` with ``ROUND_HALF_UP``; ``-0.00`` becomes ``0.00``."""
     with localcontext(MONEY_CONTEXT):
