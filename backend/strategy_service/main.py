@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(quotes.router)
     app.include_router(users.router)
     app.include_router(strategies.router)
+    app.include_router(strategies.defaults_router)
     app.include_router(web.router)  # the dashboard page at / (web/)
     install_handlers(app)
     return app

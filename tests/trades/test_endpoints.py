@@ -283,6 +283,7 @@ class TestShadowMetrics:
             "realized_pnl": "38.00", "unrealized_pnl": "4.00", "net_pnl": "42.00", "win_rate": "33.33",
             "closed_trades": 3, "open_trades": 1, "wins": 1,
             "max_drawdown_usd": "-62.00", "max_drawdown_percent": "-62.00",
+            "gross_pnl": "38.00", "total_commission": "0.00", "total_slippage": "0.00",
         }
 
 

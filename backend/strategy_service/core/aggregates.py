@@ -96,6 +96,10 @@ class TradeFacts:
         r_units: R-multiple in 0.0001 R, or None without a positive risk.
         risk_cents: initial risk, cents, when positive (else None).
         hold_us: holding time (close - entry), microseconds, or None without an entry time.
+        minute: minutes since the start of the close day (:func:`minute_of_day`).
+        commission_cents: commissions of the trade (entry + exit), cents; ``pnl_cents`` is
+            net of them, so the gross P&L is ``pnl_cents + commission_cents``.
+        slippage_cents: slippage inside its fill prices (entry + exit), cents.
     """
 
     trade_id: str
@@ -109,6 +113,8 @@ class TradeFacts:
     risk_cents: int | None = None
     hold_us: int | None = None
     minute: int = 0
+    commission_cents: int = 0
+    slippage_cents: int = 0
 
     @property
     def cell(self) -> str:
@@ -148,11 +154,14 @@ def facts_of(
     symbol: str,
     risk: Decimal | None,
     tz: ZoneInfo,
+    commission: Decimal | None = None,
+    slippage: Decimal | None = None,
 ) -> TradeFacts:
-    """Integer facts of a closed trade; ``pnl`` and ``risk`` in USD (whole cents).
+    """Integer facts of a closed trade; ``pnl`` (net), ``risk``, ``commission`` and
+    ``slippage`` in USD (whole cents; None counts as 0).
 
     Raises:
-        ValueError: P&L or risk not in whole cents.
+        ValueError: an amount not in whole cents.
     """
     positive_risk = risk if risk is not None and risk > 0 else None
     return TradeFacts(
@@ -167,6 +176,8 @@ def facts_of(
         risk_cents=cents_of(positive_risk) if positive_risk is not None else None,
         hold_us=epoch_us(closed_at) - epoch_us(opened_at) if opened_at is not None else None,
         minute=minute_of_day(closed_at, tz),
+        commission_cents=cents_of(commission) if commission is not None else 0,
+        slippage_cents=cents_of(slippage) if slippage is not None else 0,
     )
 
 
@@ -175,13 +186,15 @@ class ClosedTrade:
     """One realized trade, the input of every metric's full recomputation.
 
     Attributes:
-        pnl: realized P&L, USD.
+        pnl: realized P&L net of commissions, USD.
         closed_at: when it was realized (timezone-aware).
         opened_at: when it was entered (timezone-aware), or None.
         symbol, strategy_id, source: for breakdowns and filters (source: paper, backtest, live).
         risk: initial risk in USD (``risk_amount``, or ``|entry - stop_loss| x quantity``),
             or None when the trade had neither; only trades with a risk have an R-multiple.
         trade_id: the shadow id; it orders trades closed in the same microsecond.
+        commission: its commissions (entry + exit), USD; gross P&L is ``pnl + commission``.
+        slippage: slippage inside its fill prices, USD.
     """
 
     pnl: Decimal
@@ -192,6 +205,8 @@ class ClosedTrade:
     source: str = "paper"
     risk: Decimal | None = None
     trade_id: str = ""
+    commission: Decimal = ZERO
+    slippage: Decimal = ZERO
 
     @property
     def r_multiple(self) -> Decimal | None:
@@ -208,11 +223,14 @@ class ClosedTrade:
         return facts_of(
             trade_id=self.trade_id, pnl=self.pnl, closed_at=self.closed_at, opened_at=self.opened_at,
             source=self.source, strategy_id=self.strategy_id, symbol=self.symbol, risk=self.risk, tz=tz,
+            commission=self.commission, slippage=self.slippage,
         )
 
 
 #: Additive integer counters of a cell, with their storage names.
-COUNTERS = ("n", "w", "l", "e", "pnl", "gp", "gl", "rn", "rs", "rq", "rk", "hn", "hs")
+COUNTERS = ("n", "w", "l", "e", "pnl", "gp", "gl", "rn", "rs", "rq", "rk", "hn", "hs", "cm", "sl")
+#: The counters of the user's summary (``/trades/shadow/metrics``): counts, net P&L, costs.
+SUMMARY_COUNTERS = ("n", "w", "l", "e", "pnl", "cm", "sl")
 #: The counters a breakdown group needs (counts, P&L, gross profit and loss).
 GROUP_COUNTERS = ("n", "w", "l", "e", "pnl", "gp", "gl")
 
@@ -228,6 +246,8 @@ class CellStats:
         rn: trades with a risk; rs: sum of their R (0.0001 R units); rq: sum of squared
             R (0.00000001 R^2 units); rk: sum of their risk, cents.
         hn: trades with an entry time; hs: sum of their holding times, microseconds.
+        cm: commissions, cents (``pnl`` is net of them: gross P&L is ``pnl + cm``);
+            sl: slippage inside the fill prices, cents.
         mx: largest single P&L, cents (None for no trade); mn: smallest, cents.
         fo: the earliest entry (fill) time, microseconds since the epoch (None without one).
     """
@@ -245,6 +265,8 @@ class CellStats:
     rk: int = 0
     hn: int = 0
     hs: int = 0
+    cm: int = 0
+    sl: int = 0
     mx: int | None = None
     mn: int | None = None
     fo: int | None = None
@@ -257,6 +279,7 @@ class CellStats:
             "n": 1, "w": int(p > 0), "l": int(p < 0), "e": int(p == 0), "pnl": p,
             "gp": p if p > 0 else 0, "gl": -p if p < 0 else 0,
             "rn": 0, "rs": 0, "rq": 0, "rk": 0, "hn": 0, "hs": 0,
+            "cm": t.commission_cents, "sl": t.slippage_cents,
         }
         if t.r_units is not None:
             d.update(rn=1, rs=t.r_units, rq=t.r_units * t.r_units, rk=t.risk_cents or 0)
@@ -288,6 +311,8 @@ class CellStats:
         self.rk += other.rk
         self.hn += other.hn
         self.hs += other.hs
+        self.cm += other.cm
+        self.sl += other.sl
         if other.mx is not None:
             self.mx = other.mx if self.mx is None else max(self.mx, other.mx)
         if other.mn is not None:

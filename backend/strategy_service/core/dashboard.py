@@ -47,6 +47,9 @@ CONVENTIONS: dict[str, Any] = {
     "daily_returns": ("daily P&L / equity at the start of the day, over every session of the calendar from the "
                       "window's first day (the first fill, or start_date) to its last (the last close, or end_date), "
                       "zero-P&L sessions included, and every close day outside the calendar"),
+    "pnl_basis": ("net: every P&L, return, ratio, win and loss is realized P&L net of commissions (total_pnl = "
+                  "gross_pnl - total_commission); slippage is inside the fill prices, so it is in gross_pnl too and "
+                  "total_slippage shows it without subtracting it again"),
     "win_definition": "pnl > 0 is a win, pnl < 0 a loss, pnl == 0 break-even (counted in total_trades)",
     "rounding": "ROUND_HALF_UP to 0.01",
     "r_multiple": "pnl / risk per trade, ROUND_HALF_UP to 0.0001 R",
@@ -187,6 +190,9 @@ class Dashboard:
     avg_loss: Decimal
     total_pnl: Decimal
     total_return: Decimal
+    gross_pnl: Decimal
+    total_commission: Decimal
+    total_slippage: Decimal
     daily_pnl: list[DailyPnl]
     equity_curve: list[EquityPoint]
     start_date: str | None
@@ -339,6 +345,9 @@ def dashboard_from_aggregates(rollup: Rollup, fold: OrderFold, *, starting_capit
             avg_loss=q2(avg_loss),
             total_pnl=q2(total_pnl),
             total_return=q2(f.total_return(base, final_equity)),
+            gross_pnl=q2(usd_from_cents(total.pnl + total.cm)),
+            total_commission=q2(usd_from_cents(total.cm)),
+            total_slippage=q2(usd_from_cents(total.sl)),
             daily_pnl=[
                 DailyPnl(date=d.date.isoformat(), pnl=q2(d.pnl), trades=d.trades, return_percent=q2(d.return_percent),
                          r_return=q2(d.r_total), r_units=q2(d.pnl / avg_risk) if avg_risk else None)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from .costs import ZERO_COSTS, CostModel, fill_with_costs
 from .money import (
     HUNDRED,
     MONEY_CONTEXT,
@@ -24,6 +25,11 @@ from .money import (
 )
 BUY = "BUY"
 SELL = "SELL"
+
+
+def exit_side(side: str) -> str:
+    """The fill side that closes a position of ``side``: a long (BUY) exits with a SELL."""
+    return SELL if normalize_side(side) == BUY else BUY
 
 
 def normalize_side(side: str) -> str:
@@ -115,13 +121,54 @@ def exit_fill_price(
 
 
 @dataclass(frozen=True)
+class NetPnl:
+    """A realization (or a mark) net of commissions.
+
+    Attributes:
+        gross: price move only, ``(exit - entry) x quantity x d``, USD to the cent.
+        commission: the commissions charged against it (entry + exit), USD.
+        net: ``gross - commission``, USD (the realized P&L).
+        net_percent: ``net / |entry x quantity| x 100``, percent to 0.01 (0 for a zero basis).
+    """
+
+    gross: Decimal
+    commission: Decimal
+    net: Decimal
+    net_percent: Decimal
+
+
+def net_pnl(*, entry_price: DecimalInput, exit_price: DecimalInput, quantity: DecimalInput, side: str,
+            commission: DecimalInput) -> NetPnl:
+    """P&L of a position of ``side`` closed at ``exit_price``, net of ``commission`` (USD).
+
+    ``gross`` is :func:`compute_trade_pnl`'s P&L (fill prices already carry slippage);
+    ``net = gross - commission`` (dashboard metrics specification: P&L "with commission and
+    slippage properly subtracted"); the percent is the net on the entry notional.
+
+    Raises:
+        TypeError: for a float input; ValueError: a malformed number or side.
+    """
+    gross, _ = compute_trade_pnl(entry_price=entry_price, current_price=exit_price, quantity=quantity, side=side)
+    fee = quantize_usd(to_decimal(commission, field="commission"))
+    entry = to_decimal(entry_price, field="entry_price")
+    qty = to_decimal(quantity, field="quantity")
+    with localcontext(MONEY_CONTEXT):
+        net = gross - fee
+        basis = abs(entry * qty)
+        percent = net / basis * HUNDRED if basis != 0 else ZERO
+    return NetPnl(gross=gross, commission=fee, net=quantize_usd(net), net_percent=quantize_percent(percent))
+
+
+@dataclass(frozen=True)
 class OpenPosition:
     """What marking an OPEN trade needs.
 
     Attributes:
         symbol: its ticker; side: ``BUY`` (long) or ``SELL`` (short).
-        entry_price: fill price, USD per unit; quantity: units.
+        entry_price: fill price (after slippage), USD per unit; quantity: units.
         current_pnl: the last stored mark, USD (the fallback without a usable quote).
+        costs: the cost model copied onto the trade at entry.
+        entry_commission: commission of the entry fill, USD.
     """
 
     symbol: str
@@ -129,6 +176,18 @@ class OpenPosition:
     entry_price: Decimal
     quantity: Decimal
     current_pnl: Decimal = ZERO
+    costs: CostModel = ZERO_COSTS
+    entry_commission: Decimal = ZERO
+
+    def mark(self, exit_base: Decimal) -> tuple[Decimal, NetPnl]:
+        """What closing now at ``exit_base`` (the exit side of the quote, USD per unit) would
+        realize: the exit fill price after slippage and the :class:`NetPnl` net of the entry
+        commission and of the exit commission the model would charge."""
+        fill = fill_with_costs(self.costs, exit_side(self.side), base_price=exit_base, quantity=self.quantity)
+        with localcontext(MONEY_CONTEXT):
+            fees = self.entry_commission + fill.commission
+        return fill.price, net_pnl(entry_price=self.entry_price, exit_price=fill.price, quantity=self.quantity,
+                                   side=self.side, commission=fees)
 
 
 def unrealized_pnl(position: OpenPosition, quote: Mapping[str, Any] | DecimalInput | None) -> Decimal:
@@ -141,7 +200,9 @@ def unrealized_pnl(position: OpenPosition, quote: Mapping[str, Any] | DecimalInp
             price, or ``None``.
 
     Returns:
-        USD P&L at the quote; without a usable quote, the stored ``current_pnl``.
+        USD P&L at the quote, net of the entry commission and of the estimated exit
+        commission and slippage (what closing now would realize); without a usable quote,
+        the stored ``current_pnl``.
     """
     mark: Decimal | None
     if quote is None:
@@ -152,6 +213,4 @@ def unrealized_pnl(position: OpenPosition, quote: Mapping[str, Any] | DecimalInp
         mark = to_decimal(quote, field="mark price")
     if mark is None or mark <= 0:
         return position.current_pnl
-    pnl, _ = compute_trade_pnl(entry_price=position.entry_price, current_price=mark,
-                               quantity=position.quantity, side=position.side)
-    return pnl
+    return position.mark(mark)[1].net

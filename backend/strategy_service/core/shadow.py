@@ -58,6 +58,11 @@ class ShadowMetrics:
         wins: CLOSED trades with realized P&L > 0.
         max_drawdown_usd: worst drawdown of the cumulative realized P&L, USD, <= 0.
         max_drawdown_percent: worst drawdown relative to the running peak, percent, <= 0.
+        gross_pnl: realized P&L before commissions (price moves only), USD.
+        total_commission: commissions of the CLOSED trades (entry + exit), USD;
+            ``realized_pnl = gross_pnl - total_commission``.
+        total_slippage: slippage inside the CLOSED trades' fill prices, USD (already in
+            ``gross_pnl``: shown, not subtracted again).
     """
 
     realized_pnl: Decimal
@@ -69,6 +74,9 @@ class ShadowMetrics:
     wins: int
     max_drawdown_usd: Decimal
     max_drawdown_percent: Decimal
+    gross_pnl: Decimal = ZERO
+    total_commission: Decimal = ZERO
+    total_slippage: Decimal = ZERO
 
     def as_json(self) -> dict[str, Any]:
         """The API shape: money and percentages as decimal strings, counts as integers, and
@@ -83,6 +91,9 @@ class ShadowMetrics:
             "wins": self.wins,
             "max_drawdown_usd": to_plain_str(self.max_drawdown_usd),
             "max_drawdown_percent": to_plain_str(self.max_drawdown_percent),
+            "gross_pnl": to_plain_str(self.gross_pnl),
+            "total_commission": to_plain_str(self.total_commission),
+            "total_slippage": to_plain_str(self.total_slippage),
             "conventions": CONVENTIONS,
         }
 
@@ -91,9 +102,17 @@ Marks = Mapping[str, Mapping[str, Any] | DecimalInput]
 
 #: How the shadow-mode figures are computed, in every answer (``conventions``).
 CONVENTIONS: dict[str, str] = {
-    "realized_pnl": "sum of the realized P&L of the selected CLOSED trades (dates filter their close dates), USD",
+    "realized_pnl": ("sum of the realized P&L of the selected CLOSED trades (dates filter their close dates), USD, "
+                     "net of commissions: every P&L figure is net unless it says gross"),
     "unrealized_pnl": ("OPEN trades marked at the exit side of the live quote (a long at the bid, a short at the "
-                       "ask, else its price), or at their last stored mark without a usable quote, USD"),
+                       "ask, else its price) after the trade's slippage, net of its entry commission and of the exit "
+                       "commission its cost model would charge (what closing now would realize), or at their last "
+                       "stored mark without a usable quote, USD"),
+    "gross_pnl": "realized P&L before commissions: price moves only (fill prices include slippage), USD",
+    "total_commission": "commissions of the CLOSED trades, entry and exit fills, USD; realized_pnl = gross_pnl - "
+                        "total_commission",
+    "total_slippage": ("slippage of the CLOSED trades' fills against their base prices (quote side or bar price), "
+                       "USD; already inside the fill prices and gross_pnl, shown and never subtracted again"),
     "win_rate": "wins (realized P&L > 0) / closed trades x 100; a break-even trade is not a win",
     "max_drawdown_usd": ("the largest fall of the cumulative realized P&L, which starts at 0 and adds each trade in "
                          "close order, from its running peak, USD, <= 0"),
@@ -125,8 +144,11 @@ def compute_shadow_metrics(
         fold.add(trade.pnl)
     with localcontext(MONEY_CONTEXT):
         realized = sum((t.pnl for t in closed), ZERO)
+        commission = sum((t.commission for t in closed), ZERO)
+        slippage = sum((t.slippage for t in closed), ZERO)
     return shadow_metrics_from_aggregates(
         realized_pnl=realized, closed_trades=len(closed), wins=sum(1 for t in closed if t.pnl > 0),
+        commission=commission, slippage=slippage,
         max_drawdown_usd=Decimal(fold.worst_usd), max_drawdown_percent=fold.worst_pct,
         open_trades=open_trades, live_prices_by_symbol=live_prices_by_symbol,
     )
@@ -141,8 +163,11 @@ def shadow_metrics_from_aggregates(
     max_drawdown_percent: Decimal,
     open_trades: Iterable[OpenPosition],
     live_prices_by_symbol: Marks | None = None,
+    commission: Decimal = ZERO,
+    slippage: Decimal = ZERO,
 ) -> ShadowMetrics:
-    """The shadow-mode aggregate from the CLOSED trades' sums (realized P&L in USD, counts,
+    """The shadow-mode aggregate from the CLOSED trades' sums (realized P&L net of
+    ``commission``, the commissions and the slippage, all USD; counts,
     the drawdown of the cumulative realized P&L in USD and percent) and the OPEN positions,
     marked at their quotes (:func:`~.pnl.unrealized_pnl`); quantized to the cent and 0.01 %."""
     quotes = live_prices_by_symbol or {}
@@ -164,4 +189,7 @@ def shadow_metrics_from_aggregates(
             wins=wins,
             max_drawdown_usd=quantize_usd(max_drawdown_usd),
             max_drawdown_percent=quantize_percent(max_drawdown_percent),
+            gross_pnl=quantize_usd(realized_q + commission),
+            total_commission=quantize_usd(commission),
+            total_slippage=quantize_usd(slippage),
         )

@@ -31,10 +31,10 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..core.aggregates import CellStats, ClosedTrade, TradeFacts
+from ..core.aggregates import GROUP_COUNTERS, SUMMARY_COUNTERS, CellStats, ClosedTrade, TradeFacts
 from ..core.dashboard import Basis, Dashboard, compute_dashboard
 from ..core.errors import StorageUnavailable
-from ..core.money import cents_of
+from ..core.money import ZERO, cents_of
 from ..core.shadow import compute_shadow_metrics
 from ..trades.models import Trade
 from ..trades.repository import TradeRepository
@@ -57,7 +57,8 @@ def closed_trade_of(trade: Trade) -> ClosedTrade:
     assert trade.closed_at is not None and trade.realized_pnl is not None, trade.shadow_id
     return ClosedTrade(pnl=trade.realized_pnl, closed_at=trade.closed_at, opened_at=trade.created_at,
                        symbol=trade.symbol, strategy_id=trade.strategy_id, source=trade.source,
-                       risk=trade.risk_amount, trade_id=trade.shadow_id)
+                       risk=trade.risk_amount, trade_id=trade.shadow_id,
+                       commission=trade.commission or ZERO, slippage=trade.slippage or ZERO)
 
 
 def logical(docs: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
@@ -72,7 +73,7 @@ def logical(docs: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
     for (collection, doc_id), doc in docs.items():
         parts = doc_id.split("~")
         if collection == AGG_SUMMARY:
-            for k in ("n", "w", "l", "e", "pnl"):
+            for k in SUMMARY_COUNTERS:
                 out["summary"][k] = out["summary"].get(k, 0) + int(doc.get(k, 0))
         elif collection == AGG_DAYS:
             for dd, value in (doc.get("d") or {}).items():
@@ -92,7 +93,7 @@ def logical(docs: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
                 minute = int(entry[5]) if parts[2] == CHUNK else int(parts[2])
                 out["sequence"][f"{parts[1]} {tid}"] = list(entry[:5]) + [minute]
     for (kind, key), value in stats.items():
-        out[kind][key] = value.to_doc() if kind != "group" else value.to_doc(("n", "w", "l", "e", "pnl", "gp", "gl"), extremes=False)
+        out[kind][key] = value.to_doc() if kind != "group" else value.to_doc(GROUP_COUNTERS, extremes=False)
     return out
 
 

@@ -44,6 +44,7 @@ from ..core.aggregates import (
     COUNTERS,
     DIMENSIONS,
     GROUP_COUNTERS,
+    SUMMARY_COUNTERS,
     CellId,
     CellStats,
     OrderFold,
@@ -160,7 +161,7 @@ def close_writes(gen: int, facts: TradeFacts, shards: int) -> list[tuple[str, st
     day, month = facts.day.isoformat(), facts.day.isoformat()[:7]
     delta = CellStats.delta_of(facts)
     group_delta = {k: v for k, v in delta.items() if k in GROUP_COUNTERS}
-    summary = {k: firestore.Increment(v) for k, v in delta.items() if k in ("n", "w", "l", "e", "pnl") and v}
+    summary = {k: firestore.Increment(v) for k, v in delta.items() if k in SUMMARY_COUNTERS and v}
     writes = [
         (AGG_SUMMARY, f"{gen}~{w:02d}", summary),
         (AGG_DAYS, f"{gen}~{month}~{w:02d}", {"d": {day[8:]: _counter_transforms(delta, facts)},
@@ -213,7 +214,7 @@ def snapshot_documents(gen: int, facts: Iterable[TradeFacts], *,
     for (collection, doc_id, field, key), value in stats.items():
         doc = docs.setdefault((collection, doc_id), {})
         if collection == AGG_SUMMARY:
-            doc.update({k: getattr(value, k) for k in ("n", "w", "l", "e", "pnl")})
+            doc.update({k: getattr(value, k) for k in SUMMARY_COUNTERS})
         elif collection == AGG_GROUPS:
             doc.setdefault(field, {})[key] = value.to_doc(GROUP_COUNTERS, extremes=False)
         else:
@@ -305,7 +306,7 @@ class AggregateRepository(Repository):
 
     async def summary(self, uid: str, gen: int) -> dict[str, int]:
         """The ``/api/metrics`` counters of generation ``gen`` (its shards added)."""
-        out = dict.fromkeys(("n", "w", "l", "e", "pnl"), 0)
+        out = dict.fromkeys(SUMMARY_COUNTERS, 0)
         for snap in await self._stream(None, self._range(uid, AGG_SUMMARY, f"{gen}~", f"{gen}~")):
             doc = snap.to_dict() or {}
             for k in out:

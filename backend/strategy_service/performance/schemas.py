@@ -27,6 +27,10 @@ class ShadowMetricsOut(BaseModel):
     wins: int
     max_drawdown_usd: str
     max_drawdown_percent: str
+    gross_pnl: str = Field(description="Realized P&L before commissions, USD.")
+    total_commission: str = Field(description="Commissions of the closed trades (entry + exit), USD.")
+    total_slippage: str = Field(description="Slippage inside the closed trades' fill prices, USD (shown, not "
+                                            "subtracted again).")
     conventions: dict[str, str] = Field(description="How each figure is computed, its drawdown bases in words.")
 
 
@@ -123,6 +127,9 @@ class DashboardOut(BaseModel):
     avg_loss: JsonDecimal
     total_pnl: JsonDecimal
     total_return: JsonDecimal
+    gross_pnl: JsonDecimal = Field(description="Realized P&L before commissions, USD (total_pnl is net).")
+    total_commission: JsonDecimal = Field(description="Commissions, entry and exit fills, USD.")
+    total_slippage: JsonDecimal = Field(description="Slippage inside the fill prices, USD (in gross_pnl already).")
     daily_pnl: list[DailyPnlOut]
     equity_curve: list[EquityPointOut]
     start_date: str | None

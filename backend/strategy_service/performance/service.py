@@ -276,8 +276,9 @@ class PerformanceService:
         return shadow_metrics_from_aggregates(
             realized_pnl=usd_from_cents(total.pnl), closed_trades=total.n, wins=total.w,
             max_drawdown_usd=usd_from_cents(int(fold.worst_usd)), max_drawdown_percent=fold.worst_pct,
-            open_trades=[OpenPosition(t.symbol, t.side, t.entry_price, t.quantity, t.current_pnl) for t in open_trades],
-            live_prices_by_symbol=marks,
+            open_trades=[OpenPosition(t.symbol, t.side, t.entry_price, t.quantity, t.current_pnl, t.costs, t.entry_fee)
+                         for t in open_trades],
+            live_prices_by_symbol=marks, commission=usd_from_cents(total.cm), slippage=usd_from_cents(total.sl),
         )
 
     async def api_metrics(self, uid: str) -> dict[str, Decimal | int]:

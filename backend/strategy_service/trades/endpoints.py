@@ -59,6 +59,9 @@ async def execute_trade(
 ) -> dict[str, Any]:
     """Fill at the live quote (BUY at the ask, SELL at the bid) and store the shadow trade.
 
+    The fill pays the slippage and commission of the strategy's cost model (its own, else
+    the user's default; ``/strategies/{strategy_id}/costs``), and records a copy of it.
+
     With shadow mode off (``systemStatus/config.is_shadow_mode == false``) a paper order
     is recorded instead. An idempotency key (body or ``Idempotency-Key`` header) makes
     retries return the original trade.
@@ -68,7 +71,7 @@ async def execute_trade(
     cmd = ExecuteCommand(
         symbol=body.symbol, side=body.side, strategy_id=body.strategy_id, source=body.source, quantity=body.quantity,
         notional=body.notional, stop_loss=body.stop_loss, risk_amount=body.risk_amount, price=body.price,
-        filled_at=body.filled_at, client=body.client_fields(),
+        filled_at=body.filled_at, commission=body.commission, client=body.client_fields(),
         idempotency_key=idempotency_key or body.idempotency_key, request_hash=request_fingerprint(body),
     )
     result = await trades.execute(user.uid, cmd)
@@ -80,10 +83,12 @@ async def execute_trade(
                                  BacktestFillRequired, TimeInFuture, ClosedBeforeFilled, TradeBusy))
 async def close_shadow_trade(body: CloseShadowTradeRequest, user: CurrentUser, trades: TradesDep) -> dict[str, Any]:
     """A long exits at the bid, a short at the ask (else the quote's price); a backtest
-    trade exits at the given ``price`` and ``closed_at``. Closing a closed trade returns
+    trade exits at the given ``price`` and ``closed_at``. The exit pays the slippage and
+    commission of the cost model the trade was filled with; ``realized_pnl`` is net of the
+    entry and exit commissions (``gross_pnl - commission``). Closing a closed trade returns
     its stored result."""
     closed = await trades.close(user.uid, body.shadow_id, exit_reason=body.exit_reason, price=body.price,
-                                closed_at=body.closed_at)
+                                closed_at=body.closed_at, commission=body.commission)
     return trade_view(closed)
 
 

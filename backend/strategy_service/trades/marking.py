@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from ..core.pnl import compute_trade_pnl, exit_fill_price
+from ..core.pnl import OpenPosition, exit_fill_price
 from ..quotes.repository import QuoteRepository
 from .repository import TradeRepository
 
@@ -29,7 +29,9 @@ async def mark_to_market(trades: TradeRepository, quotes: QuoteRepository, *, ba
     Reads OPEN trades ``batch_size`` at a time, the quotes of their symbols in one round
     trip per batch, and writes ``current_price``, ``current_pnl``, ``pnl_percent`` and
     ``last_updated`` under a ``last_update_time`` precondition, so that a trade closed
-    meanwhile is never overwritten (it is counted in ``changed_meanwhile``). A trade
+    meanwhile is never overwritten (it is counted in ``changed_meanwhile``). The mark is
+    what closing now would realize: the exit fill after the trade's slippage, net of its
+    entry commission and of the exit commission its cost model would charge. A trade
     without a priced quote, or with one older than ``max_quote_age_seconds`` (when > 0),
     keeps its last mark.
     """
@@ -54,9 +56,9 @@ async def mark_to_market(trades: TradeRepository, quotes: QuoteRepository, *, ba
             if max_quote_age_seconds > 0 and (age is None or age > max_quote_age_seconds):
                 result.stale_quote += 1
                 continue
-            pnl, percent = compute_trade_pnl(entry_price=trade.entry_price, current_price=mark,
-                                             quantity=trade.quantity, side=trade.side)
-            writes.append(trades.mark(trade, current_price=mark, current_pnl=pnl, pnl_percent=percent))
+            price, net = OpenPosition(trade.symbol, trade.side, trade.entry_price, trade.quantity, trade.current_pnl,
+                                      trade.costs, trade.entry_fee).mark(mark)
+            writes.append(trades.mark(trade, current_price=price, current_pnl=net.net, pnl_percent=net.net_percent))
         for ok in await asyncio.gather(*writes):
             if ok:
                 result.updated += 1

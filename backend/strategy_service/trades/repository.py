@@ -21,12 +21,14 @@ from google.cloud.firestore_v1.base_document import DocumentSnapshot
 
 from dataclasses import replace
 
+from ..core.costs import CostModel
 from ..core.errors import StorageRejected
 from ..core.money import cents_of, to_decimal, to_plain_str
 from ..performance.repository import AggregateRepository, stable_hash
 from ..quotes.models import Quote
 from ..quotes.repository import LIVE_QUOTES, quote_of
 from ..storage.client import USERS, Repository
+from ..strategies.repository import DEFAULT_COSTS_ID, strategy_ref
 from ..users.repository import settings_fields, settings_ref
 from .models import BACKTEST, CLIENT_FIELDS, CLOSED, OPEN, PAPER, TRADE_FIELDS, PaperOrder, Trade
 
@@ -39,13 +41,18 @@ PAPER_ORDERS = "paper_orders"
 SYSTEM_STATUS = "systemStatus"
 
 _DECIMALS = {"quantity", "notional", "entry_price", "current_price", "current_pnl", "pnl_percent", "stop_loss",
-             "risk_amount", "quote_bid", "quote_ask", "exit_price", "realized_pnl", "realized_pnl_percent"}
+             "risk_amount", "quote_bid", "quote_ask", "exit_price", "realized_pnl", "realized_pnl_percent",
+             "entry_base_price", "entry_commission", "entry_slippage", "exit_base_price", "exit_commission",
+             "exit_slippage", "gross_pnl", "commission", "slippage"}
 #: Fields written by a close (besides the back-compat copies ``final_pnl``, ``final_pnl_percent``).
-_CLOSE_FIELDS = ("status", "exit_price", "exit_reason", "closed_at", "closed_at_iso", "current_price", "current_pnl",
+_CLOSE_FIELDS = ("status", "exit_price", "exit_base_price", "exit_commission", "exit_slippage", "gross_pnl",
+                 "commission", "slippage", "exit_reason", "closed_at", "closed_at_iso", "current_price", "current_pnl",
                  "pnl_percent", "realized_pnl", "realized_pnl_percent", "is_win", "agg_gen", "last_updated")
 
 
 def _encode(value: Any) -> Any:
+    if isinstance(value, CostModel):
+        return value.to_doc()
     return to_plain_str(value) if isinstance(value, Decimal) else value
 
 
@@ -79,6 +86,8 @@ def trade_of(doc: dict[str, Any], version: Any = None) -> Trade:
             value = None
         elif name == "agg_gen" and value is not None:
             value = int(value)
+        elif name == "cost_model" and value is not None:
+            value = CostModel.from_doc(value)
         if value is not None:
             values[name] = value
     values.setdefault("source", PAPER)
@@ -118,23 +127,29 @@ class TradeRepository(Repository):
     def _open_shard(self, trade: Trade) -> Any:
         return self._open_ref(trade.uid, stable_hash(trade.shadow_id) % OPEN_NOTIONAL_SHARDS)
 
-    async def read_for_execute(self, uid: str, *, symbol: str | None, trade_id: str | None
-                               ) -> tuple[Quote | None, bool | None, Trade | PaperOrder | None, dict[str, Any], int]:
+    async def read_for_execute(self, uid: str, *, symbol: str | None, trade_id: str | None, strategy_id: str
+                               ) -> tuple[Quote | None, bool | None, Trade | PaperOrder | None, dict[str, Any], int,
+                                          CostModel]:
         """What an execute reads, in one round trip: the live quote of ``symbol`` (when
         given), ``systemStatus/config.is_shadow_mode`` (None when missing or not a bool),
         the trade or paper order with id ``trade_id`` (an idempotent retry, whatever the
         shadow mode was when it was first sent) when given,
-        the user's stored settings fields (their limits) and their open notional (cents)."""
+        the user's stored settings fields (their limits), their open notional (cents) and
+        the cost model that applies to ``strategy_id`` (the strategy's own, else the user's
+        default, else none)."""
         opens = [self._open_ref(uid, k) for k in range(OPEN_NOTIONAL_SHARDS)]
-        refs = [self.client.collection(SYSTEM_STATUS).document("config"), settings_ref(self.client, uid), *opens]
+        refs = [self.client.collection(SYSTEM_STATUS).document("config"), settings_ref(self.client, uid),
+                strategy_ref(self.client, uid, strategy_id), strategy_ref(self.client, uid, DEFAULT_COSTS_ID), *opens]
         if symbol is not None:
             refs.append(self.client.collection(LIVE_QUOTES).document(symbol))
         if trade_id is not None:  # a retry finds its first answer whatever the mode was then
             refs += [self.client.collection(PAPER_ORDERS).document(trade_id), self._ref(uid, trade_id)]
         found = await self.storage.get_many(refs)
         flag = (found[0][0] or {}).get("is_shadow_mode")
-        open_cents = sum(int((doc or {}).get("cents", 0)) for doc, _ in found[2:2 + OPEN_NOTIONAL_SHARDS])
-        rest = found[2 + OPEN_NOTIONAL_SHARDS:]
+        own, default = (found[2][0] or {}).get("costs"), (found[3][0] or {}).get("costs")
+        costs = CostModel.from_doc(own if own is not None else default)
+        open_cents = sum(int((doc or {}).get("cents", 0)) for doc, _ in found[4:4 + OPEN_NOTIONAL_SHARDS])
+        rest = found[4 + OPEN_NOTIONAL_SHARDS:]
         quote = quote_of(symbol, rest[0][0]) if symbol is not None and rest[0][0] is not None else None
         existing: Trade | PaperOrder | None = None
         if trade_id is not None:
@@ -144,7 +159,7 @@ class TradeRepository(Repository):
             elif order_doc is not None and order_doc.get("uid") == uid:
                 existing = _paper_order(order_doc)
         return (quote, flag if isinstance(flag, bool) else None, existing, settings_fields(found[1][0], found[1][1]),
-                open_cents)
+                open_cents, costs)
 
     async def open_notional(self, uid: str) -> int:
         """The user's stored open notional, cents (its shards added)."""

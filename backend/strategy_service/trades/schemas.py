@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from ..api.schemas import ClientId, PositiveAmount, Strict
+from ..api.schemas import MAX_AMOUNT, ClientId, PositiveAmount, Strict
+from ..core.costs import CostModel
 from ..core.money import to_plain_str
 from ..quotes.service import SYMBOL_PATTERN
 from .models import CLIENT_FIELDS, PAPER, TRADE_FIELDS, PaperOrder, Trade
@@ -18,6 +19,8 @@ TRADE_ID_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
 
 Symbol = Annotated[str, Field(pattern=SYMBOL_PATTERN, max_length=15)]
 Word = Annotated[str, Field(max_length=32, pattern=r"^[A-Za-z_]+$")]
+#: A fill's own commission, USD (backtest fills only), at least 0.
+Commission = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False, max_digits=30, decimal_places=12)]
 
 
 class ExecuteTradeRequest(Strict):
@@ -52,6 +55,9 @@ class ExecuteTradeRequest(Strict):
     price: PositiveAmount | None = None
     #: Backtest fill time, ISO 8601 with a UTC offset (refused for paper trades).
     filled_at: AwareDatetime | None = None
+    #: Backtest fills only: this fill's commission in USD (a replay of a real schedule),
+    #: instead of the strategy's cost model's.
+    commission: Commission | None = None
 
     @field_validator("side", mode="before")
     @classmethod
@@ -77,6 +83,8 @@ class CloseShadowTradeRequest(Strict):
     price: PositiveAmount | None = None
     #: Backtest trades only: the exit time, ISO 8601 with a UTC offset.
     closed_at: AwareDatetime | None = None
+    #: Backtest trades only: the exit fill's commission in USD, instead of the cost model's.
+    commission: Commission | None = None
 
 
 class TradeOut(BaseModel):
@@ -109,6 +117,8 @@ class TradePage(BaseModel):
 
 
 def _json(value: Any) -> Any:
+    if isinstance(value, CostModel):
+        return value.to_doc()
     if isinstance(value, Decimal):
         return to_plain_str(value)
     return value.isoformat() if isinstance(value, datetime) else value

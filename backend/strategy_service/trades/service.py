@@ -13,7 +13,8 @@ from decimal import Decimal
 from ..config import Settings
 from ..core.money import MONEY_CONTEXT, localcontext, quantize_quantity, quantize_usd, to_plain_str, usd_from_cents
 from ..core.aggregates import facts_of
-from ..core.pnl import compute_trade_pnl
+from ..core.costs import fill_with_costs
+from ..core.pnl import exit_side, net_pnl
 from ..performance.repository import AggregateRepository
 from ..quotes.service import checked_quote, entry_price_from, exit_price_from
 from ..users.service import settings_of
@@ -46,11 +47,12 @@ MAX_CLOCK_SKEW_SECONDS = 300
 
 
 def client_priced(source: str, price: Decimal | None, moment: datetime | None, *,
-                  what: str) -> tuple[Decimal, datetime] | None:
+                  what: str, commission: Decimal | None = None) -> tuple[Decimal, datetime] | None:
     """The client's fill price and time for a backtest trade; None for a paper trade.
 
     Args:
         what: ``"fill"`` or ``"exit"`` (names the time field in messages).
+        commission: the fill's own commission (USD), when the client sent one.
 
     Raises:
         PriceNotAllowed: a paper trade fills at the live quote, at server time.
@@ -63,6 +65,9 @@ def client_priced(source: str, price: Decimal | None, moment: datetime | None, *
             raise PriceNotAllowed(
                 f"A paper trade fills at the live quote at server time; price and {time_field} "
                 "are only accepted for backtest trades.")
+        if commission is not None:
+            raise PriceNotAllowed("A paper trade pays the commission of its strategy's cost model; commission is "
+                                  "only accepted for backtest fills.")
         return None
     if price is None or moment is None:
         raise BacktestFillRequired(f"A backtest trade needs the {what} price and {time_field} of its bar.")
@@ -120,7 +125,7 @@ class TradeService:
         """
         if cmd.quantity is None and cmd.notional is None:
             raise QuantityOrNotionalRequired("Give a quantity or a notional (USD) for the trade.")
-        client_fill = client_priced(cmd.source, cmd.price, cmd.filled_at, what="fill")
+        client_fill = client_priced(cmd.source, cmd.price, cmd.filled_at, what="fill", commission=cmd.commission)
         trade_id = idempotent_id(uid, cmd.idempotency_key) if cmd.idempotency_key else uuid.uuid4().hex
         if cmd.quantity is not None and -cmd.quantity.as_tuple().exponent > 6:
             raise QuantityPrecision(f"The quantity {to_plain_str(cmd.quantity)} has more than 6 decimals; the service keeps "
@@ -128,8 +133,9 @@ class TradeService:
         if cmd.notional is not None and cmd.quantity is None and -cmd.notional.as_tuple().exponent > 2:
             raise NotionalPrecision(f"The notional {to_plain_str(cmd.notional)} USD has more than 2 decimals; USD amounts are "
                                     "kept to the cent.")
-        quote, flag, existing, fields, open_cents = await self.trades.read_for_execute(
-            uid, symbol=None if client_fill else cmd.symbol, trade_id=trade_id if cmd.idempotency_key else None)
+        quote, flag, existing, fields, open_cents, costs = await self.trades.read_for_execute(
+            uid, symbol=None if client_fill else cmd.symbol, trade_id=trade_id if cmd.idempotency_key else None,
+            strategy_id=cmd.strategy_id)
         # a backtest is a replay of history: it never reaches a broker, whatever the mode
         shadow = True if client_fill or flag is None else flag
         if existing is not None:  # a retry must not need a fresh quote to get its answer back
@@ -137,10 +143,11 @@ class TradeService:
             return existing
 
         if client_fill:
-            entry, filled_at = client_fill
+            base, filled_at = client_fill
         else:
             quote = checked_quote(quote, cmd.symbol, max_age_seconds=self.settings.MAX_QUOTE_AGE_SECONDS)
-            entry, filled_at = entry_price_from(quote, cmd.side), None
+            base, filled_at = entry_price_from(quote, cmd.side), None
+        entry = costs.fill_price(cmd.side, base)  # slippage against the trader, on top of bid/ask
         with localcontext(MONEY_CONTEXT):
             quantity = quantize_quantity(cmd.quantity if cmd.quantity is not None else cmd.notional / entry)
             if quantity <= 0:
@@ -166,6 +173,7 @@ class TradeService:
                 risk = quantize_usd(abs(entry - cmd.stop_loss) * quantity)
             else:
                 risk = None
+        fill = fill_with_costs(costs, cmd.side, base_price=base, quantity=quantity, commission=cmd.commission)
         now = datetime.now(timezone.utc)
         if not shadow:
             order = PaperOrder(order_id=trade_id, uid=uid, symbol=cmd.symbol, side=cmd.side, quantity=quantity,
@@ -185,7 +193,8 @@ class TradeService:
             shadow_id=trade_id, uid=uid, symbol=cmd.symbol, side=cmd.side, quantity=quantity, notional=notional,
             entry_price=entry, strategy_id=cmd.strategy_id, source=cmd.source,
             created_at=filled_at or now, created_at_iso=(filled_at or now).isoformat(), current_price=entry,
-            received_at=now if filled_at else None,
+            current_pnl=-fill.commission, received_at=now if filled_at else None,
+            cost_model=costs, entry_base_price=base, entry_commission=fill.commission, entry_slippage=fill.slippage,
             request_hash=cmd.request_hash, idempotency_key=cmd.idempotency_key, stop_loss=cmd.stop_loss,
             risk_amount=risk, quote_bid=quote.bid if quote else None, quote_ask=quote.ask if quote else None,
             client=cmd.client,
@@ -221,13 +230,16 @@ class TradeService:
         return page
 
     async def close(self, uid: str, shadow_id: str, *, exit_reason: str, price: Decimal | None = None,
-                    closed_at: datetime | None = None) -> Trade:
+                    closed_at: datetime | None = None, commission: Decimal | None = None) -> Trade:
         """Close an OPEN trade and realize its P&L.
 
         A paper trade exits at the opposite side of the live quote, at server time; a
-        backtest trade at the client's ``price`` and ``closed_at`` (its bar). Realized P&L
-        is recomputed from ``entry_price``, ``quantity``, ``side`` and the exit price with
-        :func:`~..core.pnl.compute_trade_pnl`, never read from ``current_pnl``. The write
+        backtest trade at the client's ``price`` and ``closed_at`` (its bar). The exit fill
+        pays slippage and commission by the cost model copied onto the trade at entry (a
+        backtest may send its own ``commission``, USD). Realized P&L is recomputed from
+        ``entry_price``, ``quantity``, ``side``, the exit fill price and both commissions
+        with :func:`~..core.pnl.net_pnl` (net = gross - commission), never read from
+        ``current_pnl``. The write
         is an update under a ``last_update_time`` precondition, in one batch with the
         aggregates: of any number of concurrent closes exactly one writes; the others
         re-read and return the stored result. Three storage round trips: the trade; its
@@ -235,7 +247,8 @@ class TradeService:
         was written.
 
         Args:
-            price, closed_at: backtest trades only (USD per unit; timezone-aware).
+            price, closed_at, commission: backtest trades only (USD per unit; timezone-aware;
+                USD).
 
         Returns:
             The CLOSED trade (the stored one when it was closed already).
@@ -250,27 +263,32 @@ class TradeService:
             trade = await self.get(uid, shadow_id)
             if not trade.is_open:
                 return trade
-            client_exit = client_priced(trade.source, price, closed_at, what="exit")
+            client_exit = client_priced(trade.source, price, closed_at, what="exit", commission=commission)
             quote, fields = await self.trades.read_for_close(uid, symbol=None if client_exit else trade.symbol)
             if client_exit:
-                exit_price, now = client_exit
+                exit_base, now = client_exit
                 if trade.created_at is not None and now < trade.created_at:
                     raise ClosedBeforeFilled("closed_at is before the trade's fill time.")
             else:
                 quote = checked_quote(quote, trade.symbol, max_age_seconds=self.settings.MAX_QUOTE_AGE_SECONDS)
-                exit_price = exit_price_from(quote, trade.side)
+                exit_base = exit_price_from(quote, trade.side)
                 # the stored close time is the one the aggregates use (not a server timestamp)
                 now = datetime.now(timezone.utc)
             user_settings = settings_of(fields)
-            pnl, pnl_percent = compute_trade_pnl(entry_price=trade.entry_price, current_price=exit_price,
-                                                 quantity=trade.quantity, side=trade.side)
+            exit_fill = fill_with_costs(trade.costs, exit_side(trade.side), base_price=exit_base,
+                                        quantity=trade.quantity, commission=commission)
+            with localcontext(MONEY_CONTEXT):
+                fees = trade.entry_fee + exit_fill.commission
+            result = net_pnl(entry_price=trade.entry_price, exit_price=exit_fill.price, quantity=trade.quantity,
+                             side=trade.side, commission=fees)
             generations = user_settings.writing()
-            facts = [(g.number, facts_of(trade_id=shadow_id, pnl=pnl, closed_at=now, opened_at=trade.created_at,
-                                         source=trade.source, strategy_id=trade.strategy_id, symbol=trade.symbol,
-                                         risk=trade.risk_amount, tz=g.timezone)) for g in generations]
-            closed = replace(trade.closed(exit_price=exit_price, exit_reason=exit_reason, closed_at=now, pnl=pnl,
-                                          pnl_percent=pnl_percent, agg_gen=generations[-1].number),
+            closed = replace(trade.closed(exit_fill=exit_fill, result=result, exit_reason=exit_reason, closed_at=now,
+                                          agg_gen=generations[-1].number),
                              last_updated=datetime.now(timezone.utc))
+            facts = [(g.number, facts_of(trade_id=shadow_id, pnl=result.net, closed_at=now, opened_at=trade.created_at,
+                                         source=trade.source, strategy_id=trade.strategy_id, symbol=trade.symbol,
+                                         risk=trade.risk_amount, tz=g.timezone, commission=result.commission,
+                                         slippage=closed.slippage)) for g in generations]
             writes = self.aggregates.writes_for_close(uid, facts, min_shards=user_settings.min_shards)
             stored = await self.trades.close(closed, writes=writes)
             if stored is not None:

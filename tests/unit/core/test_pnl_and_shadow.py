@@ -133,6 +133,7 @@ def test_compute_shadow_metrics_empty():
         "realized_pnl": "0.00", "unrealized_pnl": "0.00", "net_pnl": "0.00", "win_rate": "0.00",
         "closed_trades": 0, "open_trades": 0, "wins": 0,
         "max_drawdown_usd": "0.00", "max_drawdown_percent": "0.00",
+        "gross_pnl": "0.00", "total_commission": "0.00", "total_slippage": "0.00",
     }
 
 
