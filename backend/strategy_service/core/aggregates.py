@@ -85,21 +85,32 @@ class CellId:
 
 @dataclass(frozen=True)
 class TradeFacts:
-    """What one CLOSED trade contributes to the aggregates, in integers.
+    """What one realization (a close, or a partial close) contributes to the aggregates, in
+    integers.
+
+    A position closed in one go is one realization. A position closed in parts realizes
+    each part on its own day (daily P&L, the equity curve, the drawdown), and counts once,
+    on its final part, with its total net P&L as its outcome (trade counts, wins and losses,
+    gross profit and loss, extremes, R, holding time, streaks).
 
     Attributes:
-        trade_id: the shadow id (breaks ties of equal close times).
+        trade_id: the realization id: the shadow id for a position closed in one go,
+            ``{shadow_id}~{k}`` for its k-th exit otherwise (breaks ties of equal close times).
         closed_at_us: close time, microseconds since the epoch (UTC).
         day: close date in the user's trading time zone.
         source, strategy_id, symbol: the filter dimensions.
-        pnl_cents: realized P&L, cents.
-        r_units: R-multiple in 0.0001 R, or None without a positive risk.
+        pnl_cents: this realization's net P&L, cents.
+        r_units: the position's R-multiple (its outcome / risk) in 0.0001 R, or None without a
+            positive risk or for a partial realization.
         risk_cents: initial risk, cents, when positive (else None).
         hold_us: holding time (close - entry), microseconds, or None without an entry time.
         minute: minutes since the start of the close day (:func:`minute_of_day`).
         commission_cents: commissions of the trade (entry + exit), cents; ``pnl_cents`` is
             net of them, so the gross P&L is ``pnl_cents + commission_cents``.
         slippage_cents: slippage inside its fill prices (entry + exit), cents.
+        final: False for a partial realization (the position stays open: it is not counted).
+        position_cents: the position's total net P&L, cents, on a final realization that
+            followed partial ones (None: the outcome is ``pnl_cents``).
     """
 
     trade_id: str
@@ -115,6 +126,15 @@ class TradeFacts:
     minute: int = 0
     commission_cents: int = 0
     slippage_cents: int = 0
+    final: bool = True
+    position_cents: int | None = None
+
+    @property
+    def outcome(self) -> int | None:
+        """The position's total net P&L in cents when this realization closes it, else None."""
+        if not self.final:
+            return None
+        return self.pnl_cents if self.position_cents is None else self.position_cents
 
     @property
     def cell(self) -> str:
@@ -132,15 +152,27 @@ class TradeFacts:
         return self.closed_at_us, self.trade_id
 
     def seq_entry(self) -> list[Any]:
-        """The compact per-day sequence entry ``[closed_at_us, pnl_cents, source,
-        strategy_id, symbol]`` (keyed by trade id in storage)."""
-        return [self.closed_at_us, self.pnl_cents, self.source, self.strategy_id, self.symbol]
+        """The compact per-day sequence entry ``[closed_at_us, pnl, source, strategy_id,
+        symbol]`` (keyed by realization id in storage): ``pnl`` is the integer cents of a
+        position closed in one go, else a map ``{"p": cents}`` for a partial realization and
+        ``{"p": cents, "o": position cents}`` for the final one (Firestore arrays hold maps,
+        not arrays)."""
+        pnl: Any = self.pnl_cents
+        if not self.final:
+            pnl = {"p": self.pnl_cents}
+        elif self.position_cents is not None:
+            pnl = {"p": self.pnl_cents, "o": self.position_cents}
+        return [self.closed_at_us, pnl, self.source, self.strategy_id, self.symbol]
 
     @classmethod
     def from_seq_entry(cls, trade_id: str, day: date, entry: list[Any]) -> TradeFacts:
         """Inverse of :meth:`seq_entry` (only the fields the order fold needs)."""
-        closed_at_us, pnl_cents, source, strategy_id, symbol = entry
-        return cls(trade_id, int(closed_at_us), day, source, strategy_id, symbol, int(pnl_cents))
+        closed_at_us, pnl, source, strategy_id, symbol = entry[:5]
+        if isinstance(pnl, dict):
+            outcome = pnl.get("o")
+            return cls(trade_id, int(closed_at_us), day, source, strategy_id, symbol, int(pnl["p"]),
+                       final=outcome is not None, position_cents=None if outcome is None else int(outcome))
+        return cls(trade_id, int(closed_at_us), day, source, strategy_id, symbol, int(pnl))
 
 
 def facts_of(
@@ -156,14 +188,19 @@ def facts_of(
     tz: ZoneInfo,
     commission: Decimal | None = None,
     slippage: Decimal | None = None,
+    final: bool = True,
+    position_pnl: Decimal | None = None,
 ) -> TradeFacts:
-    """Integer facts of a closed trade; ``pnl`` (net), ``risk``, ``commission`` and
-    ``slippage`` in USD (whole cents; None counts as 0).
+    """Integer facts of a realization; ``pnl`` (its net P&L), ``risk``, ``commission`` and
+    ``slippage`` in USD (whole cents; None counts as 0). ``final`` False marks a partial
+    close; ``position_pnl`` is the position's total net P&L (USD) on a final close that
+    followed partial ones.
 
     Raises:
         ValueError: an amount not in whole cents.
     """
     positive_risk = risk if risk is not None and risk > 0 else None
+    outcome = (position_pnl if position_pnl is not None else pnl) if final else None
     return TradeFacts(
         trade_id=trade_id,
         closed_at_us=epoch_us(closed_at),
@@ -172,12 +209,14 @@ def facts_of(
         strategy_id=strategy_id,
         symbol=symbol,
         pnl_cents=cents_of(pnl),
-        r_units=r_units_of(pnl, positive_risk),
+        r_units=r_units_of(outcome, positive_risk) if outcome is not None else None,
         risk_cents=cents_of(positive_risk) if positive_risk is not None else None,
         hold_us=epoch_us(closed_at) - epoch_us(opened_at) if opened_at is not None else None,
         minute=minute_of_day(closed_at, tz),
         commission_cents=cents_of(commission) if commission is not None else 0,
         slippage_cents=cents_of(slippage) if slippage is not None else 0,
+        final=final,
+        position_cents=cents_of(position_pnl) if final and position_pnl is not None else None,
     )
 
 
@@ -195,6 +234,9 @@ class ClosedTrade:
         trade_id: the shadow id; it orders trades closed in the same microsecond.
         commission: its commissions (entry + exit), USD; gross P&L is ``pnl + commission``.
         slippage: slippage inside its fill prices, USD.
+        final: False for a partial close (the position stays open and is not counted).
+        position_pnl: the position's total net P&L, USD, on a final close that followed
+            partial ones (None: ``pnl``).
     """
 
     pnl: Decimal
@@ -207,11 +249,23 @@ class ClosedTrade:
     trade_id: str = ""
     commission: Decimal = ZERO
     slippage: Decimal = ZERO
+    final: bool = True
+    position_pnl: Decimal | None = None
+
+    @property
+    def outcome(self) -> Decimal | None:
+        """The position's total net P&L (USD) when this closes it, else None."""
+        if not self.final:
+            return None
+        return self.pnl if self.position_pnl is None else self.position_pnl
 
     @property
     def r_multiple(self) -> Decimal | None:
-        """``pnl / risk`` rounded half up to 0.0001 R, or None without a positive risk."""
-        units = r_units_of(self.pnl, self.risk)
+        """``outcome / risk`` rounded half up to 0.0001 R, or None without a positive risk
+        (or for a partial close)."""
+        if self.outcome is None:
+            return None
+        units = r_units_of(self.outcome, self.risk)
         return None if units is None else Decimal(units) / R_SCALE
 
     def facts(self, tz: ZoneInfo) -> TradeFacts:
@@ -223,32 +277,37 @@ class ClosedTrade:
         return facts_of(
             trade_id=self.trade_id, pnl=self.pnl, closed_at=self.closed_at, opened_at=self.opened_at,
             source=self.source, strategy_id=self.strategy_id, symbol=self.symbol, risk=self.risk, tz=tz,
-            commission=self.commission, slippage=self.slippage,
+            commission=self.commission, slippage=self.slippage, final=self.final, position_pnl=self.position_pnl,
         )
 
 
 #: Additive integer counters of a cell, with their storage names.
 COUNTERS = ("n", "w", "l", "e", "pnl", "gp", "gl", "rn", "rs", "rq", "rk", "hn", "hs", "cm", "sl")
-#: The counters of the user's summary (``/trades/shadow/metrics``): counts, net P&L, costs.
-SUMMARY_COUNTERS = ("n", "w", "l", "e", "pnl", "cm", "sl")
+#: The counters of the user's summary (``/api/metrics``): counts, net P&L, the closed
+#: positions' outcomes (gp - gl), costs.
+SUMMARY_COUNTERS = ("n", "w", "l", "e", "pnl", "gp", "gl", "cm", "sl")
 #: The counters a breakdown group needs (counts, P&L, gross profit and loss).
 GROUP_COUNTERS = ("n", "w", "l", "e", "pnl", "gp", "gl")
 
 
 @dataclass
 class CellStats:
-    """Sums over the trades of one cell (or of any union of cells).
+    """Sums over the realizations of one cell (or of any union of cells).
+
+    ``pnl``, ``cm`` and ``sl`` add every realization (a partial close on its own day); the
+    other figures count positions once, on their final realization, by their outcome (total
+    net P&L).
 
     Attributes:
-        n: trades; w, l, e: wins (P&L > 0), losses (< 0), break-even (== 0).
-        pnl: net realized P&L, cents; gp: gross profit (sum of wins), cents; gl: gross
-            loss (minus the sum of losses, >= 0), cents.
+        n: positions closed; w, l, e: wins (outcome > 0), losses (< 0), break-even (== 0).
+        pnl: net realized P&L, cents; gp: gross profit (sum of winning outcomes), cents; gl:
+            gross loss (minus the sum of losing outcomes, >= 0), cents.
         rn: trades with a risk; rs: sum of their R (0.0001 R units); rq: sum of squared
             R (0.00000001 R^2 units); rk: sum of their risk, cents.
         hn: trades with an entry time; hs: sum of their holding times, microseconds.
         cm: commissions, cents (``pnl`` is net of them: gross P&L is ``pnl + cm``);
             sl: slippage inside the fill prices, cents.
-        mx: largest single P&L, cents (None for no trade); mn: smallest, cents.
+        mx: largest outcome, cents (None for no closed position); mn: smallest, cents.
         fo: the earliest entry (fill) time, microseconds since the epoch (None without one).
     """
 
@@ -273,14 +332,13 @@ class CellStats:
 
     @staticmethod
     def delta_of(t: TradeFacts) -> dict[str, int]:
-        """The counter increments of one trade (``mx``/``mn`` are its P&L)."""
-        p = t.pnl_cents
-        d = {
-            "n": 1, "w": int(p > 0), "l": int(p < 0), "e": int(p == 0), "pnl": p,
-            "gp": p if p > 0 else 0, "gl": -p if p < 0 else 0,
-            "rn": 0, "rs": 0, "rq": 0, "rk": 0, "hn": 0, "hs": 0,
-            "cm": t.commission_cents, "sl": t.slippage_cents,
-        }
+        """The counter increments of one realization (``mx``/``mn`` are its outcome)."""
+        d = dict.fromkeys(COUNTERS, 0)
+        d.update(pnl=t.pnl_cents, cm=t.commission_cents, sl=t.slippage_cents)
+        o = t.outcome
+        if o is None:  # a partial close: P&L and costs only
+            return d
+        d.update(n=1, w=int(o > 0), l=int(o < 0), e=int(o == 0), gp=o if o > 0 else 0, gl=-o if o < 0 else 0)
         if t.r_units is not None:
             d.update(rn=1, rs=t.r_units, rq=t.r_units * t.r_units, rk=t.risk_cents or 0)
         if t.hold_us is not None:
@@ -288,11 +346,13 @@ class CellStats:
         return d
 
     def add_trade(self, t: TradeFacts) -> None:
-        """Add one trade."""
+        """Add one realization."""
         for name, value in self.delta_of(t).items():
             setattr(self, name, getattr(self, name) + value)
-        self.mx = t.pnl_cents if self.mx is None else max(self.mx, t.pnl_cents)
-        self.mn = t.pnl_cents if self.mn is None else min(self.mn, t.pnl_cents)
+        o = t.outcome
+        if o is not None:
+            self.mx = o if self.mx is None else max(self.mx, o)
+            self.mn = o if self.mn is None else min(self.mn, o)
         if t.opened_us is not None:
             self.fo = t.opened_us if self.fo is None else min(self.fo, t.opened_us)
 
@@ -352,7 +412,7 @@ class OrderFold:
     specification's function folds ``Decimal`` USD through the same :meth:`add`.
 
     Attributes:
-        count: trades folded.
+        count: realizations folded (a position closed in parts counts each part).
         cum: cumulative P&L (cents, or USD when folding Decimals); peak: its running
             maximum (from 0).
         worst_usd: most negative ``cum - peak`` (<= 0), in the unit folded.
@@ -371,8 +431,11 @@ class OrderFold:
     best_w: int = 0
     best_l: int = 0
 
-    def add(self, pnl_cents: int | Decimal) -> None:
-        """Fold one trade's realized P&L (integer cents, or a ``Decimal`` amount)."""
+    def add(self, pnl_cents: int | Decimal, outcome: int | Decimal | None = None, *, partial: bool = False) -> None:
+        """Fold one realization's P&L (integer cents, or a ``Decimal`` amount) into the
+        cumulative P&L, and its position's outcome into the streaks: ``outcome`` (the
+        position's total P&L) when given, else the P&L itself; a ``partial`` close leaves
+        the streaks alone."""
         self.count += 1
         with localcontext(MONEY_CONTEXT):
             self.cum += pnl_cents
@@ -386,8 +449,11 @@ class OrderFold:
                 pct = Decimal(dd) / Decimal(self.peak) * HUNDRED
             if pct < self.worst_pct:
                 self.worst_pct = pct
-        self.run_w = self.run_w + 1 if pnl_cents > 0 else 0
-        self.run_l = self.run_l + 1 if pnl_cents < 0 else 0
+        if partial:
+            return
+        result = pnl_cents if outcome is None else outcome
+        self.run_w = self.run_w + 1 if result > 0 else 0
+        self.run_l = self.run_l + 1 if result < 0 else 0
         if self.run_w > self.best_w:
             self.best_w = self.run_w
         if self.run_l > self.best_l:
@@ -396,7 +462,7 @@ class OrderFold:
     def extend(self, trades: Iterable[TradeFacts]) -> OrderFold:
         """Fold trades (already in close order); returns self."""
         for t in trades:
-            self.add(t.pnl_cents)
+            self.add(t.pnl_cents, t.position_cents, partial=not t.final)
         return self
 
     def copy(self) -> OrderFold:

@@ -50,6 +50,10 @@ CONVENTIONS: dict[str, Any] = {
     "pnl_basis": ("net: every P&L, return, ratio, win and loss is realized P&L net of commissions (total_pnl = "
                   "gross_pnl - total_commission); slippage is inside the fill prices, so it is in gross_pnl too and "
                   "total_slippage shows it without subtracting it again"),
+    "partial_closes": ("a position closed in parts realizes each part on the day it is closed (daily P&L, equity "
+                       "curve, returns, drawdown, total_pnl); the trade figures (total_trades, wins, losses, win rate, "
+                       "averages, profit factor, expectancy, largest win and loss, R, holding time, streaks) count "
+                       "it once, on the day it is fully closed, with its total net P&L"),
     "win_definition": "pnl > 0 is a win, pnl < 0 a loss, pnl == 0 break-even (counted in total_trades)",
     "rounding": "ROUND_HALF_UP to 0.01",
     "r_multiple": "pnl / risk per trade, ROUND_HALF_UP to 0.0001 R",
@@ -366,7 +370,7 @@ def dashboard_from_aggregates(rollup: Rollup, fold: OrderFold, *, starting_capit
             break_even_trades=total.e,
             largest_win=q2(usd_from_cents(total.mx)) if total.mx is not None and total.mx > 0 else None,
             largest_loss=q2(usd_from_cents(total.mn)) if total.mn is not None and total.mn < 0 else None,
-            expectancy=q2(f.ratio(total_pnl, Decimal(n))),
+            expectancy=q2(f.ratio(usd_from_cents(total.gp - total.gl), Decimal(n))),
             expectancy_r=q2(f.ratio(r_sum, Decimal(total.rn))),
             payoff_ratio=q2(f.ratio(avg_win, avg_loss)),
             cagr=q2(cagr),

@@ -53,7 +53,7 @@ class ShadowMetrics:
         unrealized_pnl: sum of mark-to-market P&L of OPEN trades, USD.
         net_pnl: realized + unrealized, USD.
         win_rate: wins / closed trades x 100, percent (0 with no closed trade).
-        closed_trades: number of CLOSED trades.
+        closed_trades: number of CLOSED trades (positions fully closed).
         open_trades: number of OPEN trades.
         wins: CLOSED trades with realized P&L > 0.
         max_drawdown_usd: worst drawdown of the cumulative realized P&L, USD, <= 0.
@@ -113,7 +113,9 @@ CONVENTIONS: dict[str, str] = {
                         "total_commission",
     "total_slippage": ("slippage of the CLOSED trades' fills against their base prices (quote side or bar price), "
                        "USD; already inside the fill prices and gross_pnl, shown and never subtracted again"),
-    "win_rate": "wins (realized P&L > 0) / closed trades x 100; a break-even trade is not a win",
+    "win_rate": ("wins (realized P&L > 0) / closed trades x 100; a break-even trade is not a win; a position "
+                 "closed in parts counts once, when fully closed, by its total net P&L (its parts are in "
+                 "realized_pnl and the drawdown on their own close times)"),
     "max_drawdown_usd": ("the largest fall of the cumulative realized P&L, which starts at 0 and adds each trade in "
                          "close order, from its running peak, USD, <= 0"),
     "max_drawdown_percent": ("that fall as a percent of the running peak of the cumulative realized P&L (not of "
@@ -134,20 +136,23 @@ def compute_shadow_metrics(
 
     Args:
         open_trades: the OPEN positions.
-        closed_trades: the CLOSED trades (ordered here by ``(closed_at, trade_id)``).
+        closed_trades: the realizations (ordered here by ``(closed_at, trade_id)``): one
+            per position closed in one go, one per part of a position closed in parts
+            (counted once, on its final part, by its total net P&L).
         live_prices_by_symbol: symbol -> quote mapping (``bid``/``ask``/``price``) or bare
             price, for marking; a symbol without one keeps the stored ``current_pnl``.
     """
     closed = sorted(closed_trades, key=lambda t: (t.closed_at, t.trade_id))
     fold = OrderFold()
     for trade in closed:
-        fold.add(trade.pnl)
+        fold.add(trade.pnl, trade.position_pnl, partial=not trade.final)
+    outcomes = [t.outcome for t in closed if t.outcome is not None]
     with localcontext(MONEY_CONTEXT):
         realized = sum((t.pnl for t in closed), ZERO)
         commission = sum((t.commission for t in closed), ZERO)
         slippage = sum((t.slippage for t in closed), ZERO)
     return shadow_metrics_from_aggregates(
-        realized_pnl=realized, closed_trades=len(closed), wins=sum(1 for t in closed if t.pnl > 0),
+        realized_pnl=realized, closed_trades=len(outcomes), wins=sum(1 for o in outcomes if o > 0),
         commission=commission, slippage=slippage,
         max_drawdown_usd=Decimal(fold.worst_usd), max_drawdown_percent=fold.worst_pct,
         open_trades=open_trades, live_prices_by_symbol=live_prices_by_symbol,

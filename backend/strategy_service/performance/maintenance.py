@@ -52,13 +52,27 @@ log = logging.getLogger(__name__)
 VERIFY_GROUPS_PER_DIMENSION = 5
 
 
-def closed_trade_of(trade: Trade) -> ClosedTrade:
-    """The metric input of a CLOSED trade."""
-    assert trade.closed_at is not None and trade.realized_pnl is not None, trade.shadow_id
-    return ClosedTrade(pnl=trade.realized_pnl, closed_at=trade.closed_at, opened_at=trade.created_at,
-                       symbol=trade.symbol, strategy_id=trade.strategy_id, source=trade.source,
-                       risk=trade.risk_amount, trade_id=trade.shadow_id,
-                       commission=trade.commission or ZERO, slippage=trade.slippage or ZERO)
+def realizations_of(trade: Trade) -> list[ClosedTrade]:
+    """The metric inputs of a trade: one per exit fill (a partial close of an OPEN trade
+    included), the position counted on its final exit by its total net P&L; a CLOSED trade
+    from before exit fills were recorded is one realization."""
+    if not trade.exits:
+        if trade.is_open:
+            return []
+        assert trade.closed_at is not None and trade.realized_pnl is not None, trade.shadow_id
+        return [ClosedTrade(pnl=trade.realized_pnl, closed_at=trade.closed_at, opened_at=trade.created_at,
+                            symbol=trade.symbol, strategy_id=trade.strategy_id, source=trade.source,
+                            risk=trade.risk_amount, trade_id=trade.shadow_id,
+                            commission=trade.commission or ZERO, slippage=trade.slippage or ZERO)]
+    out = []
+    for k, e in enumerate(trade.exits, start=1):
+        final = not trade.is_open and k == len(trade.exits)
+        out.append(ClosedTrade(
+            pnl=e.realized_pnl, closed_at=e.closed_at, opened_at=trade.created_at, symbol=trade.symbol,
+            strategy_id=trade.strategy_id, source=trade.source, risk=trade.risk_amount, trade_id=e.realization_id,
+            commission=e.commission + e.entry_commission, slippage=e.slippage + e.entry_slippage, final=final,
+            position_pnl=trade.realized_pnl if final and k > 1 else None))
+    return out
 
 
 def logical(docs: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
@@ -147,7 +161,7 @@ class Maintenance:
         """Read every trade of the user (O(history)) and compute their facts in the live
         generation's time zone."""
         settings = settings or await self.users_service.get(uid)
-        closed = [closed_trade_of(t) async for t in self.trades.stream(uid) if not t.is_open]
+        closed = [r async for t in self.trades.stream(uid) for r in realizations_of(t)]
         return Recomputed(settings, closed, [t.facts(settings.aggregates.timezone) for t in closed])
 
     async def rebuild(self, uid: str) -> dict[str, int]:
@@ -178,9 +192,9 @@ class Maintenance:
             seen: set[str] = set()
             facts = []
             async for trade in self.trades.stream(uid):
-                if not trade.is_open:
-                    seen.add(trade.shadow_id)
-                    facts.append(closed_trade_of(trade).facts(zone))
+                for realization in realizations_of(trade):
+                    seen.add(realization.trade_id)
+                    facts.append(realization.facts(zone))
             today = datetime.now(timezone.utc).astimezone(zone).date()
             written = await self.aggregates.write_documents(uid, snapshot_documents(new, facts, settled_before=today))
             if not await self.users.set_generations(uid, aggregates=None, rebuild={**started, "state": "dual"},
@@ -188,30 +202,33 @@ class Maintenance:
                 raise StorageUnavailable("A newer rebuild replaced this one; it goes on instead.")
             await asyncio.sleep(self.grace_seconds)
             since = started["started_at"] - timedelta(seconds=self.grace_seconds)
-            sources = [old.number] + ([stale] if stale is not None else [])
-            caught = await self._catch_up(uid, sources, new, zone, since, seen)
+            caught = await self._catch_up(uid, new, zone, since, seen)
             switched = await self.users.set_generations(uid, aggregates=generation_doc(new, zone), rebuild=None,
                                                         expected_rebuild=new)
             if not switched:
                 raise StorageUnavailable("Another rebuild replaced this one; nothing was switched.")
             await asyncio.sleep(self.grace_seconds)
-            caught += await self._catch_up(uid, sources, new, zone, since, seen)
+            caught += await self._catch_up(uid, new, zone, since, seen)
             deleted = await self.aggregates.delete_generation(uid, old.number)
-            return {"generation": new, "closed_trades": len(seen) + caught, "caught_up": caught,
+            return {"generation": new, "closed_trades": len(seen), "caught_up": caught,
                     "documents_written": written, "documents_deleted": deleted}
 
-    async def _catch_up(self, uid: str, sources: list[int], new: int, zone: Any, since: Any, seen: set[str]) -> int:
-        """Add to generation ``new`` every trade closed into one of ``sources`` (the live
-        generation, and an unfinished earlier rebuild's) since ``since`` that the snapshot
-        did not hold; each under its trade's precondition, so exactly once."""
+    async def _catch_up(self, uid: str, new: int, zone: Any, since: Any, seen: set[str]) -> int:
+        """Add to generation ``new`` every realization (a close or a partial close) recorded
+        since ``since`` into older generations only (the live one, or an unfinished earlier
+        rebuild's) that the snapshot did not hold; each trade's under its precondition, so
+        exactly once. Returns the realizations added."""
         count = 0
-        trades = [t for source in sources for t in await self.trades.closed_into(uid, source, since=since)]
-        for trade in trades:
-            if trade.shadow_id in seen:
+        for trade in await self.trades.updated_since(uid, since=since):
+            generation = {e.realization_id: e.agg_gen for e in trade.exits}
+            missing = [r for r in realizations_of(trade) if r.trade_id not in seen
+                       and generation.get(r.trade_id, trade.agg_gen or 0) < new]
+            if not missing:
                 continue
-            facts = closed_trade_of(trade).facts(zone)
-            if await self.trades.move_generation(trade, new, close_writes(new, facts, 1)):
-                count += 1
+            writes = [w for r in missing for w in close_writes(new, r.facts(zone), 1)]
+            if await self.trades.move_generation(trade, new, writes):
+                count += len(missing)
+                seen.update(r.trade_id for r in missing)
         return count
 
     async def verify(self, uid: str) -> list[str]:
@@ -227,7 +244,7 @@ class Maintenance:
         rec = await self.recompute(uid, settings)
         gen = settings.aggregates.number
         out: list[str] = []
-        open_cents = sum(cents_of(t.notional) for t in await self.trades.open_trades(uid))
+        open_cents = sum(cents_of(t.unallocated("notional")) for t in await self.trades.open_trades(uid))
         _diff("open notional cents", await self.trades.open_notional(uid), open_cents, out)
         documents = await self.aggregates.generation_documents(uid, gen)
         stored = logical(documents)

@@ -145,8 +145,9 @@ class Checkpoint:
 def _counter_transforms(delta: Mapping[str, int], facts: TradeFacts | None) -> dict[str, Any]:
     out: dict[str, Any] = {name: firestore.Increment(value) for name, value in delta.items() if value}
     if facts is not None:
-        out["mx"] = firestore.Maximum(facts.pnl_cents)
-        out["mn"] = firestore.Minimum(facts.pnl_cents)
+        if facts.outcome is not None:
+            out["mx"] = firestore.Maximum(facts.outcome)
+            out["mn"] = firestore.Minimum(facts.outcome)
         if facts.opened_us is not None:
             out["fo"] = firestore.Minimum(facts.opened_us)
     return out

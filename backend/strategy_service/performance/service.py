@@ -284,22 +284,28 @@ class PerformanceService:
     async def api_metrics(self, uid: str) -> dict[str, Decimal | int]:
         """``GET /api/metrics``: the per-trade metrics record (``totalTrades``, ``winRate``
         percent, ``totalPnl`` USD, ``averagePnlPerTrade`` USD, 0.01 half up; plus ``wins``,
-        ``losses``, ``breakEven``) from its sharded counters."""
+        ``losses``, ``breakEven``) from its sharded counters. ``totalPnl`` is every
+        realization, partial closes of open positions included; ``averagePnlPerTrade`` is
+        the closed positions' total net P&L per closed position."""
         settings = await self.users.get(uid)
         counters = await self.aggregates.summary(uid, settings.aggregates.number)
         return metrics_record_view({"totalTrades": counters["n"], "wins": counters["w"], "losses": counters["l"],
-                                    "breakEven": counters["e"], "totalPnlCents": counters["pnl"]})
+                                    "breakEven": counters["e"], "totalPnlCents": counters["pnl"],
+                                    "closedPnlCents": counters["gp"] - counters["gl"]})
 
 
 def metrics_record_view(record: dict[str, int]) -> dict[str, Decimal | int]:
-    """The ``metrics.json`` shape of the per-trade metrics record from its counters."""
+    """The ``metrics.json`` shape of the per-trade metrics record from its counters
+    (``closedPnlCents``: the closed positions' total net P&L, which is ``totalPnlCents``
+    when no position was closed in parts)."""
     total, wins = record["totalTrades"], record["wins"]
     total_pnl = usd_from_cents(record["totalPnlCents"])
+    closed_pnl = usd_from_cents(record.get("closedPnlCents", record["totalPnlCents"]))
     return {
         "totalTrades": total,
         "winRate": q2(win_rate(wins, total)),
         "totalPnl": q2(total_pnl),
-        "averagePnlPerTrade": q2(average(total_pnl, total)),
+        "averagePnlPerTrade": q2(average(closed_pnl, total)),
         "wins": wins,
         "losses": record["losses"],
         "breakEven": record["breakEven"],

@@ -14,6 +14,9 @@ from ..api.routing import DecimalJSONRoute
 from ..api.schemas import ID_PATTERN
 from ..quotes.errors import NoQuoteToFill, QuoteInvalid, QuoteStale
 from .errors import (
+    CloseQuantityExceedsOpen,
+    InvalidCloseQuantity,
+    TooManyExits,
     BacktestFillRequired,
     ClosedBeforeFilled,
     IdempotencyKeyMismatch,
@@ -80,15 +83,18 @@ async def execute_trade(
 
 @router.post("/close-shadow", response_model=TradeOut, summary="Close a shadow trade at the live quote and realize its P&L",
              responses=responses(TradeNotFound, NoQuoteToFill, QuoteStale, QuoteInvalid, PriceNotAllowed,
-                                 BacktestFillRequired, TimeInFuture, ClosedBeforeFilled, TradeBusy))
+                                 BacktestFillRequired, TimeInFuture, ClosedBeforeFilled, InvalidCloseQuantity,
+                                 QuantityPrecision, CloseQuantityExceedsOpen, TooManyExits, TradeBusy))
 async def close_shadow_trade(body: CloseShadowTradeRequest, user: CurrentUser, trades: TradesDep) -> dict[str, Any]:
     """A long exits at the bid, a short at the ask (else the quote's price); a backtest
     trade exits at the given ``price`` and ``closed_at``. The exit pays the slippage and
     commission of the cost model the trade was filled with; ``realized_pnl`` is net of the
-    entry and exit commissions (``gross_pnl - commission``). Closing a closed trade returns
-    its stored result."""
+    entry and exit commissions (``gross_pnl - commission``). With ``quantity`` below the
+    open quantity, that part is realized and the rest stays OPEN (``exits`` lists the exit
+    fills). Closing a closed trade returns its stored result."""
     closed = await trades.close(user.uid, body.shadow_id, exit_reason=body.exit_reason, price=body.price,
-                                closed_at=body.closed_at, commission=body.commission)
+                                closed_at=body.closed_at, commission=body.commission, quantity=body.quantity,
+                                idempotency_key=body.idempotency_key)
     return trade_view(closed)
 
 

@@ -122,3 +122,24 @@ class PageSizeTooLarge(InvalidRequest):
 
     code = "page_size_too_large"
     description = "limit is above PAGE_SIZE_MAX."
+
+
+class InvalidCloseQuantity(InvalidRequest):
+    """A close's quantity is 0 or negative."""
+
+    code = "invalid_close_quantity"
+    description = "The quantity to close must be above 0."
+
+
+class CloseQuantityExceedsOpen(InvalidRequest):
+    """A close asks for more units than the position has open."""
+
+    code = "close_quantity_exceeds_open"
+    description = "The quantity to close is more than the position has open."
+
+
+class TooManyExits(InvalidRequest):
+    """A position has as many exits as it may have; only a close of all that is open is accepted."""
+
+    code = "too_many_exits"
+    description = "The position has 1000 exits already; close all that is open."

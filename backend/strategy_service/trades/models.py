@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ..core.costs import CostModel, Fill
+from ..core.costs import CostModel
 from ..core.pnl import NetPnl
 
 OPEN = "OPEN"
@@ -24,6 +24,50 @@ LIVE = "live"
 #: Client identifiers stored as sent (strings), when sent.
 CLIENT_FIELDS = ("broker_account_id", "instrument_type", "order_type", "time_in_force", "signal_id",
                  "allocation_id", "correlation_id", "execution_id")
+
+
+@dataclass(frozen=True)
+class ExitFill:
+    """One exit of a position (a partial close, or the close of what remained).
+
+    Money in USD, prices USD per unit, quantities units.
+
+    Attributes:
+        realization_id: its id in the aggregates: the shadow id for a position closed in
+            one go, ``{shadow_id}~{k}`` for the k-th exit of a position closed in parts.
+        quantity: units closed; price: fill price after slippage; base_price: before it.
+        commission, slippage: of this exit fill.
+        entry_commission, entry_slippage, notional: the entry's commission, slippage and
+            notional allocated to this part (pro rata to the quantity, to the cent; the
+            last part takes what is left, so the parts add up exactly).
+        gross_pnl: price move of this part; realized_pnl: ``gross_pnl - commission -
+            entry_commission`` (net).
+        closed_at: when it filled; exit_reason: why.
+        agg_gen: the newest aggregate generation it was added to (never shown).
+        idempotency_key: the close request's key, when it sent one (a retry finds it).
+    """
+
+    realization_id: str
+    quantity: Decimal
+    price: Decimal
+    base_price: Decimal
+    commission: Decimal
+    slippage: Decimal
+    entry_commission: Decimal
+    entry_slippage: Decimal
+    notional: Decimal
+    gross_pnl: Decimal
+    realized_pnl: Decimal
+    closed_at: datetime
+    exit_reason: str
+    agg_gen: int
+    idempotency_key: str | None = None
+
+
+#: Stored/API names of :class:`ExitFill`, and those that hold decimals.
+EXIT_FIELDS = tuple(f.name for f in fields(ExitFill))
+EXIT_DECIMALS = ("quantity", "price", "base_price", "commission", "slippage", "entry_commission", "entry_slippage",
+                 "notional", "gross_pnl", "realized_pnl")
 
 
 @dataclass(frozen=True)
@@ -50,8 +94,12 @@ class Trade:
             costs existed (no costs).
         entry_base_price: the entry's price before slippage (quote side or bar price);
             entry_commission, entry_slippage: USD charged on / inside the entry fill.
-        exit_price, exit_reason, closed_at, closed_at_iso: the close (CLOSED only);
-            exit_base_price, exit_commission, exit_slippage: as for the entry.
+        open_quantity: units still open (None: ``quantity``, a trade from before partial
+            closes); exits: its exit fills, oldest first (:class:`ExitFill`).
+        exit_price, exit_reason, closed_at, closed_at_iso: the close (CLOSED only; the
+            exit price of a position closed in parts is the quantity-weighted average);
+            exit_base_price (weighted average), exit_commission, exit_slippage (sums): as
+            for the entry.
         gross_pnl: price move only, USD; commission: entry + exit, USD; slippage: entry +
             exit, USD (inside the fill prices, shown, never subtracted twice);
             realized_pnl: ``gross_pnl - commission`` (net), USD; realized_pnl_percent: net
@@ -86,6 +134,8 @@ class Trade:
     received_at: datetime | None = None
     last_updated: datetime | None = None
     cost_model: CostModel | None = None
+    open_quantity: Decimal | None = None
+    exits: tuple[ExitFill, ...] = ()
     entry_base_price: Decimal | None = None
     entry_commission: Decimal | None = None
     entry_slippage: Decimal | None = None
@@ -120,19 +170,43 @@ class Trade:
         """Commission of the entry fill, USD (0 for a trade from before costs)."""
         return self.entry_commission or Decimal("0.00")
 
-    def closed(self, *, exit_fill: Fill, result: NetPnl, exit_reason: str, closed_at: datetime,
+    @property
+    def remaining(self) -> Decimal:
+        """Units still open."""
+        return self.quantity if self.open_quantity is None else self.open_quantity
+
+    def unallocated(self, name: str) -> Decimal:
+        """What the exits have not taken yet of the entry's ``entry_commission``,
+        ``entry_slippage`` or ``notional`` (USD)."""
+        whole = {"entry_commission": self.entry_fee, "entry_slippage": self.entry_slippage or Decimal("0.00"),
+                 "notional": self.notional}[name]
+        return whole - sum((getattr(e, name) for e in self.exits), Decimal("0.00"))
+
+    def closed(self, *, exits: tuple[ExitFill, ...], result: NetPnl, exit_price: Decimal, exit_base_price: Decimal,
                agg_gen: int) -> Trade:
-        """This trade CLOSED by ``exit_fill`` with the realization ``result`` (net of the
-        entry and exit commissions), added to the aggregates through generation ``agg_gen``."""
+        """This trade CLOSED by its ``exits`` (the last one closing what remained), with the
+        position's ``result`` (gross, commissions, net and net percent on the entry
+        notional) and the exits' weighted average ``exit_price`` and ``exit_base_price``."""
+        last = exits[-1]
         pnl = result.net
-        return replace(self, status=CLOSED, exit_price=exit_fill.price, exit_base_price=exit_fill.base_price,
-                       exit_commission=exit_fill.commission, exit_slippage=exit_fill.slippage,
+        return replace(self, status=CLOSED, exits=exits, open_quantity=Decimal("0.000000"), exit_price=exit_price,
+                       exit_base_price=exit_base_price,
+                       exit_commission=sum((e.commission for e in exits), Decimal("0.00")),
+                       exit_slippage=sum((e.slippage for e in exits), Decimal("0.00")),
                        gross_pnl=result.gross, commission=result.commission,
-                       slippage=(self.entry_slippage or Decimal("0.00")) + exit_fill.slippage,
-                       exit_reason=exit_reason, closed_at=closed_at,
-                       closed_at_iso=closed_at.isoformat(), current_price=exit_fill.price, current_pnl=pnl,
-                       pnl_percent=result.net_percent, realized_pnl=pnl, realized_pnl_percent=result.net_percent,
-                       is_win=pnl > 0, agg_gen=agg_gen)
+                       slippage=(self.entry_slippage or Decimal("0.00")) + sum((e.slippage for e in exits),
+                                                                               Decimal("0.00")),
+                       exit_reason=last.exit_reason, closed_at=last.closed_at, closed_at_iso=last.closed_at.isoformat(),
+                       current_price=last.price, current_pnl=pnl, pnl_percent=result.net_percent, realized_pnl=pnl,
+                       realized_pnl_percent=result.net_percent, is_win=pnl > 0, agg_gen=agg_gen)
+
+    def partially_closed(self, *, exit_: ExitFill, current_price: Decimal, mark: NetPnl) -> Trade:
+        """This trade still OPEN after ``exit_``: its remaining quantity, and the rest marked
+        at ``current_price`` (``mark``: net of what is left of the entry commission and of
+        the estimated exit commission)."""
+        return replace(self, exits=self.exits + (exit_,), open_quantity=self.remaining - exit_.quantity,
+                       current_price=current_price, current_pnl=mark.net, pnl_percent=mark.net_percent,
+                       agg_gen=exit_.agg_gen)
 
 
 #: The stored/API field names of :class:`Trade` (``client`` is flattened, ``version`` is not stored).

@@ -30,7 +30,19 @@ from ..quotes.repository import LIVE_QUOTES, quote_of
 from ..storage.client import USERS, Repository
 from ..strategies.repository import DEFAULT_COSTS_ID, strategy_ref
 from ..users.repository import settings_fields, settings_ref
-from .models import BACKTEST, CLIENT_FIELDS, CLOSED, OPEN, PAPER, TRADE_FIELDS, PaperOrder, Trade
+from .models import (
+    BACKTEST,
+    CLIENT_FIELDS,
+    CLOSED,
+    EXIT_DECIMALS,
+    EXIT_FIELDS,
+    OPEN,
+    PAPER,
+    TRADE_FIELDS,
+    ExitFill,
+    PaperOrder,
+    Trade,
+)
 
 SHADOW_TRADES = "shadowTradeHistory"
 #: ``users/{uid}/openNotional/{k}``: the user's open notional in cents, in a fixed number of
@@ -43,16 +55,20 @@ SYSTEM_STATUS = "systemStatus"
 _DECIMALS = {"quantity", "notional", "entry_price", "current_price", "current_pnl", "pnl_percent", "stop_loss",
              "risk_amount", "quote_bid", "quote_ask", "exit_price", "realized_pnl", "realized_pnl_percent",
              "entry_base_price", "entry_commission", "entry_slippage", "exit_base_price", "exit_commission",
-             "exit_slippage", "gross_pnl", "commission", "slippage"}
+             "exit_slippage", "gross_pnl", "commission", "slippage", "open_quantity"}
 #: Fields written by a close (besides the back-compat copies ``final_pnl``, ``final_pnl_percent``).
-_CLOSE_FIELDS = ("status", "exit_price", "exit_base_price", "exit_commission", "exit_slippage", "gross_pnl",
+_CLOSE_FIELDS = ("status", "exits", "open_quantity", "exit_price", "exit_base_price", "exit_commission", "exit_slippage", "gross_pnl",
                  "commission", "slippage", "exit_reason", "closed_at", "closed_at_iso", "current_price", "current_pnl",
                  "pnl_percent", "realized_pnl", "realized_pnl_percent", "is_win", "agg_gen", "last_updated")
+#: Fields written by a partial close (the trade stays OPEN).
+_PARTIAL_FIELDS = ("exits", "open_quantity", "current_price", "current_pnl", "pnl_percent", "agg_gen", "last_updated")
 
 
 def _encode(value: Any) -> Any:
     if isinstance(value, CostModel):
         return value.to_doc()
+    if isinstance(value, tuple):  # the exit fills
+        return [{k: _encode(v) for k, v in vars(e).items() if v is not None} for e in value]
     return to_plain_str(value) if isinstance(value, Decimal) else value
 
 
@@ -88,11 +104,19 @@ def trade_of(doc: dict[str, Any], version: Any = None) -> Trade:
             value = int(value)
         elif name == "cost_model" and value is not None:
             value = CostModel.from_doc(value)
+        elif name == "exits":
+            value = tuple(_exit_fill(e) for e in value or ())
         if value is not None:
             values[name] = value
     values.setdefault("source", PAPER)
     values.setdefault("strategy_id", "")
     return Trade(**values, client={k: doc[k] for k in CLIENT_FIELDS if doc.get(k) is not None}, version=version)
+
+
+def _exit_fill(doc: dict[str, Any]) -> ExitFill:
+    values = {k: (_decimal(doc.get(k), k) if k in EXIT_DECIMALS else doc.get(k)) for k in EXIT_FIELDS}
+    values["agg_gen"] = int(values["agg_gen"] or 0)
+    return ExitFill(**values)
 
 
 def _trade(snap: DocumentSnapshot) -> Trade:
@@ -192,8 +216,11 @@ class TradeRepository(Repository):
         snap = await self._ref(uid, shadow_id).get(retry=self.retry, timeout=self.timeout)
         return _trade(snap) if snap.exists else None
 
-    async def close(self, closed: Trade, *, writes: list[tuple[str, str, dict[str, Any]]]) -> Trade | None:
-        """Write a close and add it to the aggregates (``writes``), in one atomic batch.
+    async def close(self, closed: Trade, *, writes: list[tuple[str, str, dict[str, Any]]],
+                    freed_notional: Decimal) -> Trade | None:
+        """Write a close (``closed`` CLOSED) or a partial close (still OPEN, with one more
+        exit), free ``freed_notional`` USD of the user's open notional and add the
+        realization to the aggregates (``writes``), in one atomic batch.
 
         The trade update carries the precondition ``last_update_time == closed.version``:
         of any number of concurrent closes exactly one writes.
@@ -206,12 +233,15 @@ class TradeRepository(Repository):
             StorageRejected: Firestore refused the batch for good (a limit, an invalid
                 argument): the precondition still held, so retrying cannot help.
         """
-        fields = {name: _encode(getattr(closed, name)) for name in _CLOSE_FIELDS}
-        fields["final_pnl"], fields["final_pnl_percent"] = fields["realized_pnl"], fields["realized_pnl_percent"]
+        if closed.is_open:
+            fields = {name: _encode(getattr(closed, name)) for name in _PARTIAL_FIELDS}
+        else:
+            fields = {name: _encode(getattr(closed, name)) for name in _CLOSE_FIELDS}
+            fields["final_pnl"], fields["final_pnl_percent"] = fields["realized_pnl"], fields["realized_pnl_percent"]
         batch = self.client.batch()
         ref = self._ref(closed.uid, closed.shadow_id)
         batch.update(ref, fields, option=self.client.write_option(last_update_time=closed.version))
-        batch.set(self._open_shard(closed), {"cents": firestore.Increment(-cents_of(closed.notional))}, merge=True)
+        batch.set(self._open_shard(closed), {"cents": firestore.Increment(-cents_of(freed_notional))}, merge=True)
         self.aggregates.stage_close(batch, closed.uid, writes)
         try:
             results = await batch.commit(retry=self.retry, timeout=self.timeout)
@@ -224,19 +254,24 @@ class TradeRepository(Repository):
             return None
         return replace(closed, version=results[0].update_time)
 
-    async def closed_into(self, uid: str, gen: int, *, since: datetime) -> list[Trade]:
-        """The user's trades whose close went into aggregate generation ``gen`` at or after
-        ``since`` (a rebuild's catch-up; index ``agg_gen, last_updated``)."""
-        query = (self.client.collection(USERS, uid, SHADOW_TRADES)
-                 .where(filter=firestore.FieldFilter("agg_gen", "==", gen))
-                 .where(filter=firestore.FieldFilter("last_updated", ">=", since)))
+    async def updated_since(self, uid: str, *, since: datetime) -> list[Trade]:
+        """The user's trades written at or after ``since`` (closed, partially closed or
+        marked): a rebuild's catch-up looks among them for realizations its snapshot missed
+        (single-field index on ``last_updated``)."""
+        query = self.client.collection(USERS, uid, SHADOW_TRADES).where(
+            filter=firestore.FieldFilter("last_updated", ">=", since))
         return [_trade(s) async for s in query.stream(retry=self.retry, timeout=self.timeout)]
 
     async def move_generation(self, trade: Trade, gen: int, writes: list[tuple[str, str, dict[str, Any]]]) -> bool:
-        """Add a closed trade to generation ``gen`` (``writes``) and record ``agg_gen = gen``
-        on it, in one batch under its precondition: False when it changed meanwhile."""
+        """Add realizations of a trade to generation ``gen`` (``writes``) and record
+        ``agg_gen = gen`` on it and on its exits, in one batch under its precondition: False
+        when it changed meanwhile."""
         batch = self.client.batch()
-        batch.update(self._ref(trade.uid, trade.shadow_id), {"agg_gen": gen},
+        exits = tuple(replace(e, agg_gen=max(e.agg_gen, gen)) for e in trade.exits)
+        fields: dict[str, Any] = {"agg_gen": gen}
+        if exits:
+            fields["exits"] = _encode(exits)
+        batch.update(self._ref(trade.uid, trade.shadow_id), fields,
                      option=self.client.write_option(last_update_time=trade.version))
         self.aggregates.stage_close(batch, trade.uid, writes)
         try:

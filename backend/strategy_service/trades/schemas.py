@@ -85,6 +85,12 @@ class CloseShadowTradeRequest(Strict):
     closed_at: AwareDatetime | None = None
     #: Backtest trades only: the exit fill's commission in USD, instead of the cost model's.
     commission: Commission | None = None
+    #: Units to close (at most what is open, 0.000001 units); left out: all that is open.
+    #: A part realizes its P&L at once and leaves the rest OPEN.
+    quantity: Annotated[Decimal, Field(allow_inf_nan=False, le=MAX_AMOUNT, ge=-MAX_AMOUNT, max_digits=30,
+                                       decimal_places=12)] | None = None
+    #: Makes a retried partial close return the trade instead of closing another part.
+    idempotency_key: ClientId | None = None
 
 
 class TradeOut(BaseModel):
@@ -127,12 +133,17 @@ def _json(value: Any) -> Any:
 def trade_view(trade: Trade) -> dict[str, Any]:
     """API shape of a shadow trade: every stored field (the server-only ``request_hash``
     and ``agg_gen`` left out), ``id`` and ``mode`` added, and the back-compat copies ``final_pnl`` and
-    ``final_pnl_percent`` of a CLOSED trade."""
+    ``final_pnl_percent`` of a CLOSED trade; ``open_quantity``, the exit fills (``exits``)
+    and, for an OPEN trade closed in part, ``realized_pnl_to_date`` (USD)."""
     out = {name: _json(getattr(trade, name)) for name in TRADE_FIELDS
            if getattr(trade, name) is not None and name not in ("request_hash", "agg_gen")}
     if trade.source == PAPER:
         out.setdefault("quote_bid", None)
         out.setdefault("quote_ask", None)
+    out["open_quantity"] = to_plain_str(trade.remaining) if trade.is_open else "0.000000"
+    out["exits"] = [{k: _json(v) for k, v in vars(e).items() if v is not None and k != "agg_gen"} for e in trade.exits]
+    if trade.is_open and trade.exits:  # what its partial closes realized so far
+        out["realized_pnl_to_date"] = to_plain_str(sum((e.realized_pnl for e in trade.exits), Decimal("0.00")))
     if trade.realized_pnl is not None:
         out["final_pnl"], out["final_pnl_percent"] = out["realized_pnl"], out["realized_pnl_percent"]
     out.update(trade.client)

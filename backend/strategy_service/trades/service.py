@@ -11,15 +11,28 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from ..config import Settings
-from ..core.money import MONEY_CONTEXT, localcontext, quantize_quantity, quantize_usd, to_plain_str, usd_from_cents
-from ..core.aggregates import facts_of
-from ..core.costs import fill_with_costs
-from ..core.pnl import exit_side, net_pnl
+from ..core.money import (
+    HUNDRED,
+    MONEY_CONTEXT,
+    ZERO,
+    localcontext,
+    quantize,
+    quantize_percent,
+    quantize_quantity,
+    quantize_usd,
+    to_plain_str,
+    usd_from_cents,
+)
+from ..core.aggregates import ClosedTrade
+from ..core.costs import PRICE_QUANTUM, Fill, fill_with_costs
+from ..core.pnl import NetPnl, OpenPosition, compute_trade_pnl, exit_side
 from ..performance.repository import AggregateRepository
 from ..quotes.service import checked_quote, entry_price_from, exit_price_from
 from ..users.service import settings_of
 from .errors import (
     BacktestFillRequired,
+    CloseQuantityExceedsOpen,
+    InvalidCloseQuantity,
     InvalidCursor,
     ClosedBeforeFilled,
     IdempotencyKeyReused,
@@ -32,16 +45,19 @@ from .errors import (
     QuantityOrNotionalRequired,
     QuantityTooSmall,
     TimeInFuture,
+    TooManyExits,
     TradeBusy,
     TradeNotFound,
 )
-from .models import BACKTEST, ExecuteCommand, PaperOrder, Trade
+from .models import BACKTEST, ExecuteCommand, ExitFill, PaperOrder, Trade
 from .repository import TradeRepository
 
 log = logging.getLogger(__name__)
 
 #: How often a close re-reads and retries when another writer changed the trade meanwhile.
 CLOSE_ATTEMPTS = 5
+#: Most exits one position may have (its document stays far below 1 MiB: about 0.5 KB an exit).
+MAX_EXITS = 1000
 #: How far in the future a backtest fill or close time may be (clock skew), seconds.
 MAX_CLOCK_SKEW_SECONDS = 300
 
@@ -85,6 +101,97 @@ def idempotent_id(uid: str, key: str) -> str:
 def _same_request(stored_hash: str | None, request_hash: str) -> None:
     if stored_hash != request_hash:
         raise IdempotencyKeyReused("This idempotency key was already used with a different request.")
+
+
+def closing_quantity(trade: Trade, quantity: Decimal | None) -> Decimal:
+    """The units a close takes from ``trade``: ``quantity``, or all that is open.
+
+    Raises:
+        InvalidCloseQuantity: 0 or less. QuantityPrecision: more than 6 decimals.
+        CloseQuantityExceedsOpen: more than is open. TooManyExits: a partial close past
+            :data:`MAX_EXITS` exits (the last one must close the rest).
+    """
+    if quantity is None:
+        return trade.remaining
+    if quantity <= 0:
+        raise InvalidCloseQuantity(f"quantity must be above 0 to close part of a position, got {to_plain_str(quantity)}.")
+    if -quantity.as_tuple().exponent > 6:
+        raise QuantityPrecision(f"The quantity {to_plain_str(quantity)} has more than 6 decimals; the service keeps "
+                                "quantities to 0.000001 units.")
+    if quantity > trade.remaining:
+        raise CloseQuantityExceedsOpen(f"Only {to_plain_str(trade.remaining)} {trade.symbol} are open; cannot close "
+                                       f"{to_plain_str(quantity)}.")
+    if quantity < trade.remaining and len(trade.exits) >= MAX_EXITS - 1:
+        raise TooManyExits(f"This position has {len(trade.exits)} exits already; close all that is open.")
+    return quantize_quantity(quantity)
+
+
+def realize(trade: Trade, exit_fill: Fill, *, exit_reason: str, closed_at: datetime, agg_gen: int,
+            idempotency_key: str | None = None) -> tuple[Trade, ClosedTrade]:
+    """The trade after ``exit_fill`` (of ``exit_fill.quantity`` units, at most what is open)
+    and the realization it adds to the aggregates. Pure.
+
+    The part's entry commission, entry slippage and notional are the entry's pro rata to
+    the quantity closed so far, to the cent (half up), minus what earlier parts took: the
+    parts never take more than the entry's, and the part that closes what remains takes
+    exactly what is left. The part's gross P&L is
+    :func:`~..core.pnl.compute_trade_pnl` of its quantity at its fill price; its net P&L is
+    gross minus its exit commission and its share of the entry commission. The exit that
+    closes the position CLOSEs the trade with the sums of its exits (the net percent on
+    the entry notional; the exit price the quantity-weighted average) and counts the
+    position once, by its total net P&L; a partial exit leaves it OPEN, the rest marked at
+    the same exit base price.
+    """
+    part = exit_fill.quantity
+    final = part == trade.remaining
+    k = len(trade.exits) + 1
+    realization_id = trade.shadow_id if final and k == 1 else f"{trade.shadow_id}~{k}"
+    with localcontext(MONEY_CONTEXT):  # cumulative pro rata: the parts never take more than the whole
+        closed_after = trade.quantity - trade.remaining + part
+        fee, slip, notional = (
+            quantize_usd(whole * closed_after / trade.quantity) - (whole - trade.unallocated(name))
+            for name, whole in (("entry_commission", trade.entry_fee),
+                                ("entry_slippage", trade.entry_slippage or ZERO), ("notional", trade.notional)))
+    gross, _ = compute_trade_pnl(entry_price=trade.entry_price, current_price=exit_fill.price, quantity=part,
+                                 side=trade.side)
+    with localcontext(MONEY_CONTEXT):
+        net = gross - exit_fill.commission - fee
+    exit_ = ExitFill(realization_id=realization_id, quantity=part, price=exit_fill.price,
+                     base_price=exit_fill.base_price, commission=exit_fill.commission, slippage=exit_fill.slippage,
+                     entry_commission=fee, entry_slippage=slip, notional=notional, gross_pnl=gross, realized_pnl=net,
+                     closed_at=closed_at, exit_reason=exit_reason, agg_gen=agg_gen, idempotency_key=idempotency_key)
+    position_pnl = None
+    if final:
+        exits = trade.exits + (exit_,)
+        with localcontext(MONEY_CONTEXT):
+            total_gross = sum((e.gross_pnl for e in exits), ZERO)
+            total_net = sum((e.realized_pnl for e in exits), ZERO)
+            basis = abs(trade.entry_price * trade.quantity)
+            percent = total_net / basis * HUNDRED if basis else ZERO
+            if len(exits) == 1:
+                exit_price, exit_base = exit_fill.price, exit_fill.base_price
+            else:
+                exit_price = quantize(sum((e.price * e.quantity for e in exits), ZERO) / trade.quantity,
+                                      PRICE_QUANTUM).normalize()
+                exit_base = quantize(sum((e.base_price * e.quantity for e in exits), ZERO) / trade.quantity,
+                                     PRICE_QUANTUM).normalize()
+        result = NetPnl(gross=total_gross, commission=total_gross - total_net, net=total_net,
+                        net_percent=quantize_percent(percent))
+        after = trade.closed(exits=exits, result=result, exit_price=exit_price, exit_base_price=exit_base,
+                             agg_gen=agg_gen)
+        position_pnl = total_net if k > 1 else None
+    else:
+        rest = OpenPosition(trade.symbol, trade.side, trade.entry_price, trade.remaining - part, costs=trade.costs,
+                            entry_commission=trade.unallocated("entry_commission") - fee)
+        mark_price, mark = rest.mark(exit_fill.base_price)
+        after = trade.partially_closed(exit_=exit_, current_price=mark_price, mark=mark)
+    with localcontext(MONEY_CONTEXT):
+        cost, slippage = exit_fill.commission + fee, exit_fill.slippage + slip
+    realization = ClosedTrade(pnl=net, closed_at=closed_at, opened_at=trade.created_at, symbol=trade.symbol,
+                              strategy_id=trade.strategy_id, source=trade.source, risk=trade.risk_amount,
+                              trade_id=realization_id, commission=cost, slippage=slippage, final=final,
+                              position_pnl=position_pnl)
+    return after, realization
 
 
 class TradeService:
@@ -230,8 +337,13 @@ class TradeService:
         return page
 
     async def close(self, uid: str, shadow_id: str, *, exit_reason: str, price: Decimal | None = None,
-                    closed_at: datetime | None = None, commission: Decimal | None = None) -> Trade:
-        """Close an OPEN trade and realize its P&L.
+                    closed_at: datetime | None = None, commission: Decimal | None = None,
+                    quantity: Decimal | None = None, idempotency_key: str | None = None) -> Trade:
+        """Close an OPEN trade, or ``quantity`` units of it, and realize that P&L.
+
+        A partial close (``quantity`` below the open quantity) realizes that part on its
+        own (its exit commission, and the entry commission pro rata) and leaves the rest
+        OPEN; the trade keeps its exit fills (:func:`realize`).
 
         A paper trade exits at the opposite side of the live quote, at server time; a
         backtest trade at the client's ``price`` and ``closed_at`` (its bar). The exit fill
@@ -249,20 +361,26 @@ class TradeService:
         Args:
             price, closed_at, commission: backtest trades only (USD per unit; timezone-aware;
                 USD).
+            quantity: units to close (None: all that is open).
+            idempotency_key: a retried partial close with the same key returns the trade
+                instead of closing another part.
 
         Returns:
-            The CLOSED trade (the stored one when it was closed already).
+            The trade as written: CLOSED, or OPEN with one more exit (the stored one when it
+            was closed already).
 
         Raises:
-            TradeNotFound; NoQuoteToFill, QuoteStale, QuoteInvalid, PriceNotAllowed,
+            InvalidCloseQuantity, QuantityPrecision, CloseQuantityExceedsOpen, TooManyExits
+            (nothing written); TradeNotFound; NoQuoteToFill, QuoteStale, QuoteInvalid, PriceNotAllowed,
             BacktestFillRequired, TimeInFuture, ClosedBeforeFilled (the trade stays OPEN);
             TradeBusy when other writers kept changing the trade through every attempt;
             StorageRejected when Firestore refused the batch for good (never retried).
         """
         for _ in range(CLOSE_ATTEMPTS):
             trade = await self.get(uid, shadow_id)
-            if not trade.is_open:
+            if not trade.is_open or (idempotency_key and any(e.idempotency_key == idempotency_key for e in trade.exits)):
                 return trade
+            part = closing_quantity(trade, quantity)
             client_exit = client_priced(trade.source, price, closed_at, what="exit", commission=commission)
             quote, fields = await self.trades.read_for_close(uid, symbol=None if client_exit else trade.symbol)
             if client_exit:
@@ -275,22 +393,15 @@ class TradeService:
                 # the stored close time is the one the aggregates use (not a server timestamp)
                 now = datetime.now(timezone.utc)
             user_settings = settings_of(fields)
-            exit_fill = fill_with_costs(trade.costs, exit_side(trade.side), base_price=exit_base,
-                                        quantity=trade.quantity, commission=commission)
-            with localcontext(MONEY_CONTEXT):
-                fees = trade.entry_fee + exit_fill.commission
-            result = net_pnl(entry_price=trade.entry_price, exit_price=exit_fill.price, quantity=trade.quantity,
-                             side=trade.side, commission=fees)
             generations = user_settings.writing()
-            closed = replace(trade.closed(exit_fill=exit_fill, result=result, exit_reason=exit_reason, closed_at=now,
-                                          agg_gen=generations[-1].number),
-                             last_updated=datetime.now(timezone.utc))
-            facts = [(g.number, facts_of(trade_id=shadow_id, pnl=result.net, closed_at=now, opened_at=trade.created_at,
-                                         source=trade.source, strategy_id=trade.strategy_id, symbol=trade.symbol,
-                                         risk=trade.risk_amount, tz=g.timezone, commission=result.commission,
-                                         slippage=closed.slippage)) for g in generations]
+            exit_fill = fill_with_costs(trade.costs, exit_side(trade.side), base_price=exit_base, quantity=part,
+                                        commission=commission)
+            after, realization = realize(trade, exit_fill, exit_reason=exit_reason, closed_at=now,
+                                         agg_gen=generations[-1].number, idempotency_key=idempotency_key)
+            after = replace(after, last_updated=datetime.now(timezone.utc))
+            facts = [(g.number, realization.facts(g.timezone)) for g in generations]
             writes = self.aggregates.writes_for_close(uid, facts, min_shards=user_settings.min_shards)
-            stored = await self.trades.close(closed, writes=writes)
+            stored = await self.trades.close(after, writes=writes, freed_notional=after.exits[-1].notional)
             if stored is not None:
                 return stored
         raise TradeBusy(f"Shadow trade {shadow_id} kept changing while closing; retry.", headers={"Retry-After": "1"})
