@@ -12,6 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from ..core.exits import ExitPlan, trailing_stop_price
+
 OPEN = "OPEN"
 CLOSED = "CLOSED"
 PAPER = "paper"
@@ -39,6 +41,12 @@ class Trade:
         current_price, current_pnl, pnl_percent: the last mark (realized once CLOSED).
         request_hash: SHA-256 of the canonical request (never shown).
         idempotency_key, stop_loss, risk_amount: as sent / derived at execute.
+        take_profit: target, USD per unit; trailing_stop_percent: trailing distance,
+            percent; water_mark: the best exit price since the fill (a long's highest, a
+            short's lowest), kept while a trailing stop is set; trailing_stop: the trailing
+            stop price it gives (USD per unit, shown, recomputed on every write).
+            ``stop_loss``, ``take_profit`` and the trailing stop exit the trade when a
+            quote reaches them (``core/exits.py``); ``risk_amount`` stays the entry's.
         quote_bid, quote_ask: the quote at fill time (paper trades).
         client: the client identifiers of :data:`CLIENT_FIELDS` that were sent.
         received_at: server time of a backtest fill; last_updated: last mark or close.
@@ -68,6 +76,10 @@ class Trade:
     idempotency_key: str | None = None
     stop_loss: Decimal | None = None
     risk_amount: Decimal | None = None
+    take_profit: Decimal | None = None
+    trailing_stop_percent: Decimal | None = None
+    water_mark: Decimal | None = None
+    trailing_stop: Decimal | None = None
     quote_bid: Decimal | None = None
     quote_ask: Decimal | None = None
     client: dict[str, str] = field(default_factory=dict)
@@ -87,6 +99,22 @@ class Trade:
     def is_open(self) -> bool:
         """True while the trade is OPEN."""
         return self.status != CLOSED
+
+    def exit_plan(self) -> ExitPlan:
+        """The exits the service triggers for this trade (``core/exits.py``)."""
+        return ExitPlan(side=self.side, stop_loss=self.stop_loss, take_profit=self.take_profit,
+                        trailing_percent=self.trailing_stop_percent, water_mark=self.water_mark)
+
+    def with_exits(self, *, stop_loss: Decimal | None, take_profit: Decimal | None,
+                   trailing_stop_percent: Decimal | None, water_mark: Decimal | None) -> Trade:
+        """This trade with these exits (USD per unit; percent), its ``trailing_stop``
+        recomputed from the water mark (both dropped without a trailing percent)."""
+        if trailing_stop_percent is None:
+            water_mark = None
+        stop = None if trailing_stop_percent is None or water_mark is None else trailing_stop_price(
+            self.side, water_mark, trailing_stop_percent)
+        return replace(self, stop_loss=stop_loss, take_profit=take_profit, trailing_stop_percent=trailing_stop_percent,
+                       water_mark=water_mark, trailing_stop=stop)
 
     def closed(self, *, exit_price: Decimal, exit_reason: str, closed_at: datetime, pnl: Decimal,
                pnl_percent: Decimal, agg_gen: int) -> Trade:
@@ -125,6 +153,8 @@ class PaperOrder:
     idempotency_key: str | None = None
     stop_loss: Decimal | None = None
     risk_amount: Decimal | None = None
+    take_profit: Decimal | None = None
+    trailing_stop_percent: Decimal | None = None
     client: dict[str, str] = field(default_factory=dict)
 
 
@@ -136,6 +166,8 @@ class ExecuteCommand:
         symbol, side, strategy_id, source: the trade.
         quantity: units, or None to size from ``notional`` (USD) at the fill price.
         stop_loss: protective stop, USD per unit; risk_amount: initial risk, USD.
+        take_profit: target, USD per unit; trailing_stop_percent: trailing stop distance,
+            percent of the water mark (0 < p < 100).
         price, filled_at: a backtest fill's bar price (USD per unit) and time.
         client: client identifiers to store as sent.
         idempotency_key: makes retries return the first trade; request_hash: the
@@ -150,6 +182,8 @@ class ExecuteCommand:
     notional: Decimal | None = None
     stop_loss: Decimal | None = None
     risk_amount: Decimal | None = None
+    take_profit: Decimal | None = None
+    trailing_stop_percent: Decimal | None = None
     price: Decimal | None = None
     filled_at: datetime | None = None
     client: dict[str, str] = field(default_factory=dict)
