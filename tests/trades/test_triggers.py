@@ -136,6 +136,54 @@ class TestPublishTriggers:
         assert (closed["status"], closed["exit_reason"], closed["exit_price"], closed["realized_pnl"]) == (
             "CLOSED", "trailing_stop", "105.20", "52.00")
 
+    async def test_a_quote_reads_only_the_trades_it_reaches(self, client, auth, publish, execute, db, services):
+        await publish("AAPL", bid="100", ask="100")
+        for uid in ("alice", "bob", "carol"):
+            for _ in range(3):
+                await execute(uid=uid, symbol="AAPL", side="BUY", quantity="1", stop_loss="90", take_profit="130")
+            await execute(uid=uid, symbol="AAPL", side="SELL", quantity="1", stop_loss="120")
+            await execute(uid=uid, symbol="AAPL", side="BUY", quantity="1")  # no exits: never a candidate
+        reached = await execute(symbol="AAPL", side="BUY", quantity="1", stop_loss="95")
+        trailing = await execute(uid="bob", symbol="AAPL", side="BUY", quantity="1", trailing_stop_percent="50")
+        # the bid falls to 94: the stop at 95 fires, nothing else is read (the trailing long's
+        # water mark 100 does not move, its stop 50 is far)
+        await quote_ref(db, "AAPL").set({"bid": "94", "ask": "94", "updated_at": datetime.now(timezone.utc)})
+        run = await services.triggers.run(await services.quotes.quotes.get("AAPL"))
+        assert (run.candidates, run.closed, run.moved, run.failed) == (1, 1, 0, 0)
+        assert (await get_trade(client, auth, reached["id"]))["exit_reason"] == "stop_loss"
+        await quote_ref(db, "AAPL").set({"bid": "101", "ask": "101", "updated_at": datetime.now(timezone.utc)})
+        run = await services.triggers.run(await services.quotes.quotes.get("AAPL"))
+        assert (run.candidates, run.closed, run.moved) == (1, 0, 1)  # only the trailing stop's mark moves
+        assert (await get_trade(client, auth, trailing["id"], uid="bob"))["water_mark"] == "101"
+
+    async def test_a_failing_close_never_fails_the_publish(self, client, auth, publish, execute, services, monkeypatch):
+        await publish("AAPL", bid="100", ask="100")
+        trade = await execute(symbol="AAPL", side="BUY", quantity="1", stop_loss="95")
+
+        async def broken_close(*args, **kwargs):
+            raise RuntimeError("storage went away")
+
+        monkeypatch.setattr(services.trades, "close", broken_close)
+        r = await client.put("/quotes/AAPL", json={"bid": "94", "ask": "94"}, headers=auth.publisher())
+        assert r.status_code == 200 and r.json()["bid"] == "94"
+        assert (await get_trade(client, auth, trade["id"]))["status"] == "OPEN"  # the next quote or the job retries
+        monkeypatch.undo()
+        await publish("AAPL", bid="94", ask="94")
+        assert (await get_trade(client, auth, trade["id"]))["exit_reason"] == "stop_loss"
+
+    async def test_past_its_wait_a_publish_answers_and_the_closes_go_on(self, client, auth, publish, execute, db,
+                                                                        services, monkeypatch):
+        await publish("AAPL", bid="100", ask="100")
+        trade = await execute(symbol="AAPL", side="BUY", quantity="1", stop_loss="95")
+        monkeypatch.setattr(services.triggers.settings, "TRIGGER_WAIT_SECONDS", 0)
+        await quote_ref(db, "AAPL").set({"bid": "94", "ask": "94", "updated_at": datetime.now(timezone.utc)})
+        run = await services.triggers.on_quote(await services.quotes.quotes.get("AAPL"))
+        assert run.pending  # the publish would answer now
+        r = await client.put("/quotes/AAPL", json={"bid": "94", "ask": "94"}, headers=auth.publisher())
+        assert r.status_code == 200
+        await services.triggers.drain()
+        assert (await get_trade(client, auth, trade["id"]))["exit_reason"] == "stop_loss"
+
     async def test_twenty_publishes_and_a_manual_close_realize_once(self, client, auth, publish, execute, services):
         await publish("AAPL", bid="100", ask="100")
         trade = await execute(symbol="AAPL", side="BUY", quantity="3", stop_loss="95")
