@@ -36,9 +36,11 @@ def _run_with_services(work: Callable[[Services], Awaitable[T]]) -> T:
 
     async def main() -> T:
         storage = Storage.connect(settings.GOOGLE_CLOUD_PROJECT, timeout_seconds=settings.FIRESTORE_TIMEOUT_SECONDS)
+        services = build_services(storage, settings)
         try:
-            return await work(build_services(storage, settings))
+            return await work(services)
         finally:
+            await services.triggers.drain()  # exits a publish stopped waiting for finish first
             storage.close()
 
     try:
@@ -132,7 +134,8 @@ def quotes_load(
 def mark_to_market_command(
     batch_size: Annotated[int | None, typer.Option(help="OPEN trades per round.")] = None,
 ) -> None:
-    """Refresh current price and unrealized P&L of every OPEN trade (run it every minute)."""
+    """Refresh current price and unrealized P&L of every OPEN trade, and exit those whose stop,
+    target or trailing stop the quote reaches (run it every minute)."""
     settings = get_settings()
     size = batch_size or settings.MARK_TO_MARKET_BATCH_SIZE
     from .quotes.repository import QuoteRepository
@@ -140,7 +143,7 @@ def mark_to_market_command(
 
     result = _run_with_services(lambda services: mark_to_market(
         services.trades.trades, QuoteRepository(services.storage), batch_size=size,
-        max_quote_age_seconds=settings.MAX_QUOTE_AGE_SECONDS))
+        max_quote_age_seconds=settings.MAX_QUOTE_AGE_SECONDS, triggers=services.triggers))
     typer.echo(json.dumps(result.__dict__))
 
 

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     PAGE_SIZE_MAX: int = Field(default=200, ge=1)
     #: OPEN trades read and written per round of the mark-to-market job.
     MARK_TO_MARKET_BATCH_SIZE: int = Field(default=200, ge=1, le=500)
+    #: How long a quote publish waits for the exits it triggers, seconds; past it the
+    #: closes go on in the background and the publish answers (decision D23).
+    TRIGGER_WAIT_SECONDS: float = Field(default=5.0, ge=0)
+    #: Triggered closes (and water-mark moves) in flight at once per published quote.
+    TRIGGER_CONCURRENCY: int = Field(default=16, ge=1, le=200)
+    #: Trades read per page of a trigger query.
+    TRIGGER_PAGE_SIZE: int = Field(default=300, ge=1, le=1000)
     #: Largest accepted request body, bytes (413 past it).
     MAX_BODY_BYTES: int = Field(default=16_384, ge=1_024)
     #: The custom token claim that makes a caller a quote publisher (``role == "publisher"``).

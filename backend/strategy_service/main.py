@@ -34,6 +34,7 @@ from .strategies.service import StrategyService
 from .trades import endpoints as trades
 from .trades.repository import TradeRepository
 from .trades.service import TradeService
+from .trades.triggers import TriggerService
 from .users import endpoints as users
 from .users.repository import UserRepository
 from .users.service import UserService
@@ -51,9 +52,13 @@ def build_services(storage: Storage, settings: Settings) -> Services:
     maintenance = Maintenance(aggregate_repo, trade_repo, user_repo, user_service, performance_service,
                               grace_seconds=settings.REBUILD_GRACE_SECONDS)
     user_service.on_timezone_change = maintenance.rebuild_in_background  # days are dates in the trading zone
+    trade_service = TradeService(trade_repo, aggregate_repo, settings)
+    triggers = TriggerService(trade_service, settings)
+    quote_service.on_publish = triggers.on_quote  # a published quote exits the trades it reaches
     return Services(
         storage=storage,
-        trades=TradeService(trade_repo, aggregate_repo, settings),
+        trades=trade_service,
+        triggers=triggers,
         quotes=quote_service,
         users=user_service,
         performance=performance_service,
@@ -82,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.services.triggers.drain()  # closes a publish stopped waiting for
             storage.close()
 
     app = FastAPI(

@@ -102,3 +102,22 @@ class TestPartialClose:
         again = await client.post("/trades/close-shadow", json=body, headers=auth())
         assert first.status_code == again.status_code == 200
         assert again.json()["open_quantity"] == "8.000000" and len(again.json()["exits"]) == 1
+
+
+class TestTriggeredExitAfterAPart:
+    async def test_a_stop_closes_what_remains_with_its_costs(self, client, auth, publish, execute, services):
+        await client.put("/strategies/parts/costs", json=MODEL, headers=auth())
+        await publish("AAPL", bid="99.90", ask="100.00")
+        trade = await execute(symbol="AAPL", side="BUY", quantity="10", strategy_id="parts", stop_loss="95")
+        await publish("AAPL", bid="110.00", ask="110.10")
+        r = await client.post("/trades/close-shadow", json={"shadow_id": trade["id"], "quantity": "4"}, headers=auth())
+        assert r.json()["status"] == "OPEN"
+        await publish("AAPL", bid="94.00", ask="94.10")  # through the stop: the rest sells at the bid 94.00 - 5 bps
+        await services.triggers.drain()  # closes still running after the publish answered
+        closed = (await client.get(f"/trades/shadow/{trade['id']}", headers=auth())).json()
+        assert closed["status"] == "CLOSED" and closed["exit_reason"] == "stop_loss"
+        last = closed["exits"][-1]
+        # 6 at 93.953: gross (93.953 - 100.05) x 6 = -36.582 -> -36.58; 1.00 + 0.60 of the entry's 1.00
+        assert (last["quantity"], last["price"], last["gross_pnl"], last["entry_commission"], last["realized_pnl"]) == (
+            "6.000000", "93.953", "-36.58", "0.60", "-38.18")
+        assert await services.maintenance.verify("alice") == []

@@ -21,6 +21,7 @@ from ..quotes.service import QuoteService
 from ..storage.client import Storage
 from ..strategies.service import StrategyService
 from ..trades.service import TradeService
+from ..trades.triggers import TriggerService
 from ..users.service import UserService
 
 _bearer = HTTPBearer(auto_error=False, description="A Firebase ID token.")
@@ -32,6 +33,7 @@ class Services:
 
     storage: Storage
     trades: TradeService
+    triggers: TriggerService
     quotes: QuoteService
     users: UserService
     performance: PerformanceService

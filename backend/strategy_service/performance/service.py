@@ -14,7 +14,6 @@ from ..core.dashboard import Basis, Dashboard, dashboard_from_aggregates, q2
 from ..core.errors import StorageUnavailable
 from ..core.formulas import average, win_rate
 from ..core.money import usd_from_cents
-from ..core.pnl import OpenPosition
 from ..core.shadow import ShadowMetrics, shadow_metrics_from_aggregates
 from ..quotes.repository import QuoteRepository
 from ..strategies.service import StrategyService
@@ -276,8 +275,7 @@ class PerformanceService:
         return shadow_metrics_from_aggregates(
             realized_pnl=usd_from_cents(total.pnl), closed_trades=total.n, wins=total.w,
             max_drawdown_usd=usd_from_cents(int(fold.worst_usd)), max_drawdown_percent=fold.worst_pct,
-            open_trades=[OpenPosition(t.symbol, t.side, t.entry_price, t.quantity, t.current_pnl, t.costs, t.entry_fee)
-                         for t in open_trades],
+            open_trades=[t.position() for t in open_trades],
             live_prices_by_symbol=marks, commission=usd_from_cents(total.cm), slippage=usd_from_cents(total.sl),
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -73,10 +74,16 @@ class QuoteService:
 
     Args:
         quotes: the quotes repository.
+
+    Attributes:
+        on_publish: called with each quote once it is written (the composition root sets
+            it to the trigger check of the trades domain, ``TriggerService.on_quote``); it
+            must not raise. None: nothing runs.
     """
 
     def __init__(self, quotes: QuoteRepository) -> None:
         self.quotes = quotes
+        self.on_publish: Callable[[Quote], Awaitable[object]] | None = None
 
     async def get(self, symbol: str) -> Quote:
         """The last published quote of ``symbol``.
@@ -91,7 +98,11 @@ class QuoteService:
         return quote
 
     async def publish(self, symbol: str, *, bid: Decimal | None, ask: Decimal | None, price: Decimal | None) -> Quote:
-        """Write ``live_quotes/{symbol}`` (USD per unit) with a server timestamp.
+        """Write ``live_quotes/{symbol}`` (USD per unit) with a server timestamp, then run
+        :attr:`on_publish` with it (the exits it triggers; bounded in time, never raising).
+
+        Returns:
+            The quote as stored.
 
         Raises:
             InvalidSymbol; InvalidQuote: neither a price nor both bid and ask, a price that
@@ -105,4 +116,7 @@ class QuoteService:
                 raise InvalidQuote(f"The {name} must be positive.")
         if bid is not None and ask is not None and bid > ask:
             raise InvalidQuote("The bid must not be above the ask.")
-        return await self.quotes.put(symbol, bid=bid, ask=ask, price=price)
+        quote = await self.quotes.put(symbol, bid=bid, ask=ask, price=price)
+        if self.on_publish is not None:
+            await self.on_publish(quote)
+        return quote

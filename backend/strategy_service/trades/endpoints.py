@@ -31,12 +31,25 @@ from .errors import (
     QuantityOrNotionalRequired,
     QuantityPrecision,
     QuantityTooSmall,
+    StopLossWrongSide,
+    TakeProfitWrongSide,
     TimeInFuture,
     TradeBusy,
+    TradeClosed,
     TradeNotFound,
+    TrailingStopInvalid,
 )
 from .models import ExecuteCommand, PaperOrder
-from .schemas import TRADE_ID_PATTERN, CloseShadowTradeRequest, ExecuteTradeRequest, TradeOut, TradePage, paper_order_view, trade_view
+from .schemas import (
+    TRADE_ID_PATTERN,
+    CloseShadowTradeRequest,
+    ExecuteTradeRequest,
+    TradeOut,
+    TradePage,
+    UpdateExitsRequest,
+    paper_order_view,
+    trade_view,
+)
 
 router = APIRouter(prefix="/trades", tags=["trades"], route_class=DecimalJSONRoute)
 
@@ -53,7 +66,8 @@ def request_fingerprint(req: ExecuteTradeRequest) -> str:
                                  NotionalTooSmall, NotionalLimitExceeded, OpenNotionalLimitExceeded, NoQuoteToFill,
                                  QuoteStale, QuoteInvalid,
                                  IdempotencyKeyReused, IdempotencyKeyMismatch, PriceNotAllowed, BacktestFillRequired,
-                                 TimeInFuture, TradeBusy))
+                                 TimeInFuture, StopLossWrongSide, TakeProfitWrongSide, TrailingStopInvalid,
+                                 TradeBusy))
 async def execute_trade(
     body: ExecuteTradeRequest,
     user: CurrentUser,
@@ -67,13 +81,15 @@ async def execute_trade(
 
     With shadow mode off (``systemStatus/config.is_shadow_mode == false``) a paper order
     is recorded instead. An idempotency key (body or ``Idempotency-Key`` header) makes
-    retries return the original trade.
+    retries return the original trade. ``stop_loss``, ``take_profit`` and
+    ``trailing_stop_percent`` are exits the service triggers on later quotes.
     """
     if idempotency_key and body.idempotency_key and idempotency_key != body.idempotency_key:
         raise IdempotencyKeyMismatch("The Idempotency-Key header and the body's idempotency_key differ.")
     cmd = ExecuteCommand(
         symbol=body.symbol, side=body.side, strategy_id=body.strategy_id, source=body.source, quantity=body.quantity,
-        notional=body.notional, stop_loss=body.stop_loss, risk_amount=body.risk_amount, price=body.price,
+        notional=body.notional, stop_loss=body.stop_loss, risk_amount=body.risk_amount, take_profit=body.take_profit,
+        trailing_stop_percent=body.trailing_stop_percent, price=body.price,
         filled_at=body.filled_at, commission=body.commission, client=body.client_fields(),
         idempotency_key=idempotency_key or body.idempotency_key, request_hash=request_fingerprint(body),
     )
@@ -122,3 +138,15 @@ async def get_shadow_trade(user: CurrentUser, trades: TradesDep,
                            shadow_id: Annotated[str, Path(pattern=TRADE_ID_PATTERN)]) -> dict[str, Any]:
     """Another user's trade id answers 404, like an unknown one."""
     return trade_view(await trades.get(user.uid, shadow_id))
+
+
+@router.patch("/shadow/{shadow_id}", response_model=TradeOut,
+              summary="Move or remove the stop, target and trailing stop of an OPEN shadow trade",
+              responses=responses(TradeNotFound, TradeClosed, StopLossWrongSide, TakeProfitWrongSide,
+                                  TrailingStopInvalid, TradeBusy))
+async def update_trade_exits(body: UpdateExitsRequest, user: CurrentUser, trades: TradesDep,
+                             shadow_id: Annotated[str, Path(pattern=TRADE_ID_PATTERN)]) -> dict[str, Any]:
+    """Each body field sets a value, ``null`` removes it, absent keeps it. Checked against the
+    entry fill like at execute; the risk (R) stays the entry's. A closed trade (also one a
+    concurrent close won) is 409 ``trade_closed``; another user's trade is 404."""
+    return trade_view(await trades.update_exits(user.uid, shadow_id, body.changes()))

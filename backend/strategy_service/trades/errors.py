@@ -143,3 +143,33 @@ class TooManyExits(InvalidRequest):
 
     code = "too_many_exits"
     description = "The position has 1000 exits already; close all that is open."
+
+
+class StopLossWrongSide(InvalidRequest):
+    """A stop on the winning side of the entry fill: a long's at or above it, a short's at
+    or below it."""
+
+    code = "stop_loss_wrong_side"
+    description = "stop_loss must be below the entry fill of a long (BUY) and above that of a short (SELL)."
+
+
+class TakeProfitWrongSide(InvalidRequest):
+    """A target on the losing side of the entry fill: a long's at or below it, a short's at
+    or above it."""
+
+    code = "take_profit_wrong_side"
+    description = "take_profit must be above the entry fill of a long (BUY) and below that of a short (SELL)."
+
+
+class TrailingStopInvalid(InvalidRequest):
+    """A trailing stop percent that is not > 0 and < 100."""
+
+    code = "trailing_stop_invalid"
+    description = "trailing_stop_percent must be a percent greater than 0 and less than 100."
+
+
+class TradeClosed(StateConflict):
+    """The trade is CLOSED (possibly by a concurrent close): its exits can no longer change."""
+
+    code = "trade_closed"
+    description = "The trade is closed; its stop and target can no longer change."

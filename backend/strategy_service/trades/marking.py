@@ -1,4 +1,5 @@
-"""Mark-to-market job: refresh every OPEN trade's current price and unrealized P&L."""
+"""Mark-to-market job: refresh every OPEN trade's current price and unrealized P&L, and
+apply the exits (stop, target, trailing stop) its quote reaches."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from ..core.pnl import OpenPosition, exit_fill_price
+from ..core.exits import evaluate
+from ..core.pnl import exit_fill_price
 from ..quotes.repository import QuoteRepository
+from .models import BACKTEST
 from .repository import TradeRepository
+from .triggers import CLOSED, MOVED, TriggerService
 
 
 @dataclass
@@ -20,10 +24,12 @@ class MarkResult:
     no_quote: int = 0
     stale_quote: int = 0
     changed_meanwhile: int = 0
+    exited: int = 0
+    water_marks_moved: int = 0
 
 
 async def mark_to_market(trades: TradeRepository, quotes: QuoteRepository, *, batch_size: int,
-                         max_quote_age_seconds: int) -> MarkResult:
+                         max_quote_age_seconds: int, triggers: TriggerService | None = None) -> MarkResult:
     """Mark every OPEN trade of every user at its exit side of ``live_quotes``.
 
     Reads OPEN trades ``batch_size`` at a time, the quotes of their symbols in one round
@@ -34,6 +40,12 @@ async def mark_to_market(trades: TradeRepository, quotes: QuoteRepository, *, ba
     entry commission and of the exit commission its cost model would charge. A trade
     without a priced quote, or with one older than ``max_quote_age_seconds`` (when > 0),
     keeps its last mark.
+
+    With ``triggers``, a paper trade whose stop, target or trailing stop the fresh quote
+    reaches exits through ``TriggerService.apply`` (the one close path; counted in
+    ``exited``), and one whose water mark the quote improves has it moved together with
+    its mark (``water_marks_moved``), instead of the plain mark. This is the safety net
+    for quotes written without a publish (``PUT /quotes`` checks at once).
     """
     result = MarkResult()
     after = None
@@ -45,6 +57,7 @@ async def mark_to_market(trades: TradeRepository, quotes: QuoteRepository, *, ba
         after = page[-1]
         marks = await quotes.get_many({t.symbol for t in page})
         writes = []
+        exits = []
         for trade in page:
             result.scanned += 1
             quote = marks.get(trade.symbol)
@@ -56,9 +69,16 @@ async def mark_to_market(trades: TradeRepository, quotes: QuoteRepository, *, ba
             if max_quote_age_seconds > 0 and (age is None or age > max_quote_age_seconds):
                 result.stale_quote += 1
                 continue
-            price, net = OpenPosition(trade.symbol, trade.side, trade.entry_price, trade.quantity, trade.current_pnl,
-                                      trade.costs, trade.entry_fee).mark(mark)
+            if triggers is not None and trade.source != BACKTEST and trade.exit_plan().has_exits:
+                decision = evaluate(trade.exit_plan(), mark)
+                if decision.exit is not None or decision.water_mark is not None:
+                    exits.append(triggers.apply(trade, mark))
+                    continue
+            price, net = trade.position().mark(mark)
             writes.append(trades.mark(trade, current_price=price, current_pnl=net.net, pnl_percent=net.net_percent))
+        for outcome in await asyncio.gather(*exits):
+            result.exited += outcome == CLOSED
+            result.water_marks_moved += outcome == MOVED
         for ok in await asyncio.gather(*writes):
             if ok:
                 result.updated += 1

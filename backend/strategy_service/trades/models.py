@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from ..core.costs import CostModel
-from ..core.pnl import NetPnl
+from ..core.exits import ExitPlan, trailing_stop_price
+from ..core.pnl import NetPnl, OpenPosition
 
 OPEN = "OPEN"
 CLOSED = "CLOSED"
@@ -65,8 +66,8 @@ class ExitFill:
 
 
 #: Stored/API names of :class:`ExitFill`, and those that hold decimals.
-EXIT_FIELDS = tuple(f.name for f in fields(ExitFill))
-EXIT_DECIMALS = ("quantity", "price", "base_price", "commission", "slippage", "entry_commission", "entry_slippage",
+EXIT_FILL_FIELDS = tuple(f.name for f in fields(ExitFill))
+EXIT_FILL_DECIMALS = ("quantity", "price", "base_price", "commission", "slippage", "entry_commission", "entry_slippage",
                  "notional", "gross_pnl", "realized_pnl")
 
 
@@ -86,6 +87,12 @@ class Trade:
         current_price, current_pnl, pnl_percent: the last mark (realized once CLOSED).
         request_hash: SHA-256 of the canonical request (never shown).
         idempotency_key, stop_loss, risk_amount: as sent / derived at execute.
+        take_profit: target, USD per unit; trailing_stop_percent: trailing distance,
+            percent; water_mark: the best exit price since the fill (a long's highest, a
+            short's lowest), kept while a trailing stop is set; trailing_stop: the trailing
+            stop price it gives (USD per unit, shown, recomputed on every write).
+            ``stop_loss``, ``take_profit`` and the trailing stop exit the trade when a
+            quote reaches them (``core/exits.py``); ``risk_amount`` stays the entry's.
         quote_bid, quote_ask: the quote at fill time (paper trades).
         client: the client identifiers of :data:`CLIENT_FIELDS` that were sent.
         received_at: server time of a backtest fill; last_updated: last mark or close.
@@ -128,6 +135,10 @@ class Trade:
     idempotency_key: str | None = None
     stop_loss: Decimal | None = None
     risk_amount: Decimal | None = None
+    take_profit: Decimal | None = None
+    trailing_stop_percent: Decimal | None = None
+    water_mark: Decimal | None = None
+    trailing_stop: Decimal | None = None
     quote_bid: Decimal | None = None
     quote_ask: Decimal | None = None
     client: dict[str, str] = field(default_factory=dict)
@@ -175,6 +186,12 @@ class Trade:
         """Units still open."""
         return self.quantity if self.open_quantity is None else self.open_quantity
 
+    def position(self) -> OpenPosition:
+        """What marking its open part needs: the units still open and what is left of the
+        entry commission."""
+        return OpenPosition(self.symbol, self.side, self.entry_price, self.remaining, self.current_pnl, self.costs,
+                            self.unallocated("entry_commission"))
+
     def unallocated(self, name: str) -> Decimal:
         """What the exits have not taken yet of the entry's ``entry_commission``,
         ``entry_slippage`` or ``notional`` (USD)."""
@@ -208,6 +225,22 @@ class Trade:
                        current_price=current_price, current_pnl=mark.net, pnl_percent=mark.net_percent,
                        agg_gen=exit_.agg_gen)
 
+    def exit_plan(self) -> ExitPlan:
+        """The exits the service triggers for this trade (``core/exits.py``)."""
+        return ExitPlan(side=self.side, stop_loss=self.stop_loss, take_profit=self.take_profit,
+                        trailing_percent=self.trailing_stop_percent, water_mark=self.water_mark)
+
+    def with_exits(self, *, stop_loss: Decimal | None, take_profit: Decimal | None,
+                   trailing_stop_percent: Decimal | None, water_mark: Decimal | None) -> Trade:
+        """This trade with these exits (USD per unit; percent), its ``trailing_stop``
+        recomputed from the water mark (both dropped without a trailing percent)."""
+        if trailing_stop_percent is None:
+            water_mark = None
+        stop = None if trailing_stop_percent is None or water_mark is None else trailing_stop_price(
+            self.side, water_mark, trailing_stop_percent)
+        return replace(self, stop_loss=stop_loss, take_profit=take_profit, trailing_stop_percent=trailing_stop_percent,
+                       water_mark=water_mark, trailing_stop=stop)
+
 
 #: The stored/API field names of :class:`Trade` (``client`` is flattened, ``version`` is not stored).
 TRADE_FIELDS = tuple(f.name for f in fields(Trade) if f.name not in ("client", "version"))
@@ -236,6 +269,8 @@ class PaperOrder:
     idempotency_key: str | None = None
     stop_loss: Decimal | None = None
     risk_amount: Decimal | None = None
+    take_profit: Decimal | None = None
+    trailing_stop_percent: Decimal | None = None
     client: dict[str, str] = field(default_factory=dict)
 
 
@@ -247,6 +282,8 @@ class ExecuteCommand:
         symbol, side, strategy_id, source: the trade.
         quantity: units, or None to size from ``notional`` (USD) at the fill price.
         stop_loss: protective stop, USD per unit; risk_amount: initial risk, USD.
+        take_profit: target, USD per unit; trailing_stop_percent: trailing stop distance,
+            percent of the water mark (0 < p < 100).
         price, filled_at: a backtest fill's bar price (USD per unit) and time.
         commission: a backtest fill's own commission (USD), instead of the cost model's.
         client: client identifiers to store as sent.
@@ -262,6 +299,8 @@ class ExecuteCommand:
     notional: Decimal | None = None
     stop_loss: Decimal | None = None
     risk_amount: Decimal | None = None
+    take_profit: Decimal | None = None
+    trailing_stop_percent: Decimal | None = None
     price: Decimal | None = None
     filled_at: datetime | None = None
     commission: Decimal | None = None

@@ -23,7 +23,9 @@ from dataclasses import replace
 
 from ..core.costs import CostModel
 from ..core.errors import StorageRejected
+from ..core.exits import thresholds
 from ..core.money import cents_of, to_decimal, to_plain_str
+from ..core.pnl import BUY
 from ..performance.repository import AggregateRepository, stable_hash
 from ..quotes.models import Quote
 from ..quotes.repository import LIVE_QUOTES, quote_of
@@ -34,8 +36,8 @@ from .models import (
     BACKTEST,
     CLIENT_FIELDS,
     CLOSED,
-    EXIT_DECIMALS,
-    EXIT_FIELDS,
+    EXIT_FILL_DECIMALS,
+    EXIT_FILL_FIELDS,
     OPEN,
     PAPER,
     TRADE_FIELDS,
@@ -55,7 +57,34 @@ SYSTEM_STATUS = "systemStatus"
 _DECIMALS = {"quantity", "notional", "entry_price", "current_price", "current_pnl", "pnl_percent", "stop_loss",
              "risk_amount", "quote_bid", "quote_ask", "exit_price", "realized_pnl", "realized_pnl_percent",
              "entry_base_price", "entry_commission", "entry_slippage", "exit_base_price", "exit_commission",
-             "exit_slippage", "gross_pnl", "commission", "slippage", "open_quantity"}
+             "exit_slippage", "gross_pnl", "commission", "slippage", "open_quantity",
+             "take_profit", "trailing_stop_percent", "water_mark", "trailing_stop"}
+#: The exits of a trade as stored (decimal strings; removed when None).
+_EXIT_FIELDS = ("stop_loss", "take_profit", "trailing_stop_percent", "water_mark", "trailing_stop")
+#: ``trigger``: the map an OPEN paper trade with exits carries for the trigger queries
+#: (``key`` = ``"{SYMBOL}|bid"`` for a long, ``"|ask"`` for a short; ``lo``, ``hi``: the
+#: integer thresholds of ``core.exits.thresholds``). Removed by the close's own write.
+TRIGGER = "trigger"
+
+
+def exit_key(symbol: str, side: str) -> str:
+    """``trigger.key`` of a position: its symbol and the quote side it exits at."""
+    return f"{symbol}|{'bid' if side == BUY else 'ask'}"
+
+
+def trigger_map(trade: Trade) -> dict[str, Any] | None:
+    """The ``trigger`` map of an OPEN paper trade with exits; None for a trade without
+    any, a CLOSED trade or a backtest (replays close their own trades, never live quotes)."""
+    plan = trade.exit_plan()
+    if trade.source == BACKTEST or not trade.is_open or not plan.has_exits:
+        return None
+    limits = thresholds(plan)
+    out: dict[str, Any] = {"key": exit_key(trade.symbol, trade.side)}
+    if limits.lo is not None:
+        out["lo"] = limits.lo
+    if limits.hi is not None:
+        out["hi"] = limits.hi
+    return out
 #: Fields written by a close (besides the back-compat copies ``final_pnl``, ``final_pnl_percent``).
 _CLOSE_FIELDS = ("status", "exits", "open_quantity", "exit_price", "exit_base_price", "exit_commission", "exit_slippage", "gross_pnl",
                  "commission", "slippage", "exit_reason", "closed_at", "closed_at_iso", "current_price", "current_pnl",
@@ -84,6 +113,9 @@ def trade_document(trade: Trade) -> dict[str, Any]:
     doc.update(trade.client)
     if trade.source == PAPER:
         doc["quote_bid"], doc["quote_ask"] = _encode(trade.quote_bid), _encode(trade.quote_ask)
+    trigger = trigger_map(trade)
+    if trigger is not None:
+        doc[TRIGGER] = trigger
     return doc
 
 
@@ -114,7 +146,7 @@ def trade_of(doc: dict[str, Any], version: Any = None) -> Trade:
 
 
 def _exit_fill(doc: dict[str, Any]) -> ExitFill:
-    values = {k: (_decimal(doc.get(k), k) if k in EXIT_DECIMALS else doc.get(k)) for k in EXIT_FIELDS}
+    values = {k: (_decimal(doc.get(k), k) if k in EXIT_FILL_DECIMALS else doc.get(k)) for k in EXIT_FILL_FIELDS}
     values["agg_gen"] = int(values["agg_gen"] or 0)
     return ExitFill(**values)
 
@@ -233,11 +265,12 @@ class TradeRepository(Repository):
             StorageRejected: Firestore refused the batch for good (a limit, an invalid
                 argument): the precondition still held, so retrying cannot help.
         """
-        if closed.is_open:
+        if closed.is_open:  # a partial close: the rest keeps its exits and trigger
             fields = {name: _encode(getattr(closed, name)) for name in _PARTIAL_FIELDS}
         else:
             fields = {name: _encode(getattr(closed, name)) for name in _CLOSE_FIELDS}
             fields["final_pnl"], fields["final_pnl_percent"] = fields["realized_pnl"], fields["realized_pnl_percent"]
+            fields[TRIGGER] = firestore.DELETE_FIELD  # no trigger query finds a closed trade
         batch = self.client.batch()
         ref = self._ref(closed.uid, closed.shadow_id)
         batch.update(ref, fields, option=self.client.write_option(last_update_time=closed.version))
@@ -292,6 +325,58 @@ class TradeRepository(Repository):
         except (gexc.FailedPrecondition, gexc.NotFound):
             return False
         return True
+
+    async def update_exits(self, trade: Trade, *, mark: tuple[Decimal, Decimal, Decimal] | None = None) -> Trade | None:
+        """Write an OPEN trade's exits (:data:`_EXIT_FIELDS`, a None one removed) and its
+        ``trigger`` map, under the precondition ``last_update_time == trade.version``.
+
+        Args:
+            trade: the trade with its new exits (``Trade.with_exits``).
+            mark: ``(current_price, current_pnl, pnl_percent)`` to store with it (a water
+                mark moved by a quote also marks the trade at that quote), or None.
+
+        Returns:
+            The trade as written (new version), or None when it changed meanwhile or is gone.
+        """
+        fields: dict[str, Any] = {name: firestore.DELETE_FIELD if getattr(trade, name) is None
+                                  else _encode(getattr(trade, name)) for name in _EXIT_FIELDS}
+        trigger = trigger_map(trade)
+        fields[TRIGGER] = firestore.DELETE_FIELD if trigger is None else trigger
+        if mark is not None:
+            price, pnl, percent = mark
+            fields.update({"current_price": to_plain_str(price), "current_pnl": to_plain_str(pnl),
+                           "pnl_percent": to_plain_str(percent), "last_updated": firestore.SERVER_TIMESTAMP})
+            trade = replace(trade, current_price=price, current_pnl=pnl, pnl_percent=percent)
+        try:
+            result = await self._ref(trade.uid, trade.shadow_id).update(
+                fields, option=self.client.write_option(last_update_time=trade.version),
+                retry=self.retry, timeout=self.timeout)
+        except (gexc.FailedPrecondition, gexc.NotFound):
+            return None
+        return replace(trade, version=result.update_time)
+
+    async def trigger_candidates(self, key: str, *, exit_floor: int, exit_ceil: int, page_size: int
+                                 ) -> AsyncIterator[Trade]:
+        """The OPEN trades of every user (collection group) with ``trigger.key == key`` whose
+        thresholds a quote reaches: ``trigger.lo >= exit_floor`` or ``trigger.hi <=
+        exit_ceil`` (exit price x 10^6, floor and ceiling). Two range queries, each on
+        its composite index (``firestore.indexes.json``), read ``page_size`` at a time: the
+        reads are the trades returned, whatever the number of open trades. A trade in
+        both is yielded twice."""
+        group = self.client.collection_group(SHADOW_TRADES).where(
+            filter=firestore.FieldFilter(f"{TRIGGER}.key", "==", key))
+        for field, op, value in (("lo", ">=", exit_floor), ("hi", "<=", exit_ceil)):
+            query = group.where(filter=firestore.FieldFilter(f"{TRIGGER}.{field}", op, value)).order_by(
+                f"{TRIGGER}.{field}").order_by("__name__")
+            last = None
+            while True:
+                page_query = query.start_after(last) if last is not None else query
+                snaps = [s async for s in page_query.limit(page_size).stream(retry=self.retry, timeout=self.timeout)]
+                for snap in snaps:
+                    yield _trade(snap)
+                if len(snaps) < page_size:
+                    break
+                last = snaps[-1]
 
     async def list(self, uid: str, *, status: str | None, limit: int, after_id: str | None) -> list[Trade] | None:
         """A page of a user's trades, newest first (``created_at`` desc, then id desc);

@@ -14,6 +14,10 @@ from ..core.money import to_plain_str
 from ..quotes.service import SYMBOL_PATTERN
 from .models import CLIENT_FIELDS, PAPER, TRADE_FIELDS, PaperOrder, Trade
 
+#: A trailing stop percent as sent; its range (> 0, < 100) is the service's check
+#: (``trailing_stop_invalid``), so any finite number reaches it.
+TrailingPercent = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=30, decimal_places=12)]
+
 #: Ids of trades made by this service.
 TRADE_ID_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
 
@@ -48,6 +52,11 @@ class ExecuteTradeRequest(Strict):
     stop_loss: PositiveAmount | None = None
     #: Initial risk in USD (wins over stop_loss); trades without either have no R-multiple.
     risk_amount: PositiveAmount | None = None
+    #: Target price, USD per unit: the trade exits at it when the exit side of a quote
+    #: touches or crosses it. A long's above the entry fill, a short's below.
+    take_profit: PositiveAmount | None = None
+    #: Trailing stop, percent of the best exit price since the fill (> 0 and < 100).
+    trailing_stop_percent: TrailingPercent | None = None
     #: ``paper`` (default): filled at the live quote, at server time. ``backtest``: a
     #: historical replay; the client gives the bar's fill ``price`` and ``filled_at``.
     source: Literal["paper", "backtest"] = "paper"
@@ -91,6 +100,26 @@ class CloseShadowTradeRequest(Strict):
                                        decimal_places=12)] | None = None
     #: Makes a retried partial close return the trade instead of closing another part.
     idempotency_key: ClientId | None = None
+
+
+class UpdateExitsRequest(Strict):
+    """``PATCH /trades/shadow/{shadow_id}``: each field a new value, ``null`` to remove it,
+    or absent to keep it.
+
+    Attributes:
+        stop_loss: stop price, USD per unit (a long's below the entry fill, a short's above).
+        take_profit: target price, USD per unit (a long's above the entry fill, a short's below).
+        trailing_stop_percent: percent of the water mark, > 0 and < 100.
+    """
+
+    stop_loss: PositiveAmount | None = None
+    take_profit: PositiveAmount | None = None
+    trailing_stop_percent: TrailingPercent | None = None
+
+    def changes(self) -> dict[str, Decimal | None]:
+        """The fields that were sent (``null`` ones as None)."""
+        return {name: getattr(self, name) for name in ("stop_loss", "take_profit", "trailing_stop_percent")
+                if name in self.model_fields_set}
 
 
 class TradeOut(BaseModel):

@@ -26,6 +26,7 @@ from ..core.money import (
 from ..core.aggregates import ClosedTrade
 from ..core.costs import PRICE_QUANTUM, Fill, fill_with_costs
 from ..core.pnl import NetPnl, OpenPosition, compute_trade_pnl, exit_side
+from ..core.exits import stop_on_right_side, target_on_right_side, trailing_percent_valid
 from ..performance.repository import AggregateRepository
 from ..quotes.service import checked_quote, entry_price_from, exit_price_from
 from ..users.service import settings_of
@@ -44,10 +45,14 @@ from .errors import (
     QuantityPrecision,
     QuantityOrNotionalRequired,
     QuantityTooSmall,
+    StopLossWrongSide,
+    TakeProfitWrongSide,
     TimeInFuture,
     TooManyExits,
     TradeBusy,
+    TradeClosed,
     TradeNotFound,
+    TrailingStopInvalid,
 )
 from .models import BACKTEST, ExecuteCommand, ExitFill, PaperOrder, Trade
 from .repository import TradeRepository
@@ -96,6 +101,37 @@ def client_priced(source: str, price: Decimal | None, moment: datetime | None, *
 def idempotent_id(uid: str, key: str) -> str:
     """Document id derived from a user's idempotency key (the key scoped to the user)."""
     return "k" + hashlib.sha256(f"{uid}\x00{key}".encode()).hexdigest()[:39]
+
+
+def check_trailing(percent: Decimal | None) -> None:
+    """Check a trailing stop percent (None: no trailing stop).
+
+    Raises:
+        TrailingStopInvalid: not > 0 and < 100.
+    """
+    if percent is not None and not trailing_percent_valid(percent):
+        raise TrailingStopInvalid(f"trailing_stop_percent {to_plain_str(percent)} must be greater than 0 and less "
+                                  "than 100.")
+
+
+def check_exit_sides(side: str, entry: Decimal, *, stop_loss: Decimal | None, take_profit: Decimal | None) -> None:
+    """Check a stop and a target (USD per unit, None: not set) against the entry fill.
+
+    Raises:
+        StopLossWrongSide: a long's stop at or above the entry, a short's at or below it.
+        TakeProfitWrongSide: a long's target at or below the entry, a short's at or above it.
+    """
+    long = side == "BUY"
+    if stop_loss is not None and not stop_on_right_side(side, entry, stop_loss):
+        raise StopLossWrongSide(f"stop_loss {to_plain_str(stop_loss)} must be {'below' if long else 'above'} the entry "
+                                f"fill {to_plain_str(entry)} of a {'long (BUY)' if long else 'short (SELL)'}.")
+    if take_profit is not None and not target_on_right_side(side, entry, take_profit):
+        raise TakeProfitWrongSide(f"take_profit {to_plain_str(take_profit)} must be {'above' if long else 'below'} the "
+                                  f"entry fill {to_plain_str(entry)} of a {'long (BUY)' if long else 'short (SELL)'}.")
+
+
+#: The exits ``update_exits`` changes (the body fields of ``PATCH /trades/shadow/{id}``).
+EXIT_FIELDS = ("stop_loss", "take_profit", "trailing_stop_percent")
 
 
 def _same_request(stored_hash: str | None, request_hash: str) -> None:
@@ -224,6 +260,8 @@ class TradeService:
 
         Raises:
             QuantityOrNotionalRequired, QuantityTooSmall, QuantityPrecision,
+            StopLossWrongSide, TakeProfitWrongSide, TrailingStopInvalid (checked against the
+            entry fill: a long's stop below it and target above it, a short's the mirror),
             NotionalPrecision, NotionalTooSmall, NotionalLimitExceeded, OpenNotionalLimitExceeded,
             NoQuoteToFill, QuoteStale,
             QuoteInvalid, IdempotencyKeyReused, PriceNotAllowed, BacktestFillRequired,
@@ -233,6 +271,7 @@ class TradeService:
         if cmd.quantity is None and cmd.notional is None:
             raise QuantityOrNotionalRequired("Give a quantity or a notional (USD) for the trade.")
         client_fill = client_priced(cmd.source, cmd.price, cmd.filled_at, what="fill", commission=cmd.commission)
+        check_trailing(cmd.trailing_stop_percent)
         trade_id = idempotent_id(uid, cmd.idempotency_key) if cmd.idempotency_key else uuid.uuid4().hex
         if cmd.quantity is not None and -cmd.quantity.as_tuple().exponent > 6:
             raise QuantityPrecision(f"The quantity {to_plain_str(cmd.quantity)} has more than 6 decimals; the service keeps "
@@ -255,6 +294,7 @@ class TradeService:
             quote = checked_quote(quote, cmd.symbol, max_age_seconds=self.settings.MAX_QUOTE_AGE_SECONDS)
             base, filled_at = entry_price_from(quote, cmd.side), None
         entry = costs.fill_price(cmd.side, base)  # slippage against the trader, on top of bid/ask
+        check_exit_sides(cmd.side, entry, stop_loss=cmd.stop_loss, take_profit=cmd.take_profit)
         with localcontext(MONEY_CONTEXT):
             quantity = quantize_quantity(cmd.quantity if cmd.quantity is not None else cmd.notional / entry)
             if quantity <= 0:
@@ -287,6 +327,7 @@ class TradeService:
                                notional=notional, entry_price=entry, strategy_id=cmd.strategy_id, source=cmd.source,
                                created_at=now, created_at_iso=now.isoformat(), request_hash=cmd.request_hash,
                                idempotency_key=cmd.idempotency_key, stop_loss=cmd.stop_loss, risk_amount=risk,
+                               take_profit=cmd.take_profit, trailing_stop_percent=cmd.trailing_stop_percent,
                                client=cmd.client)
             stored = await self.trades.create_paper_order(order)
             if stored is None:
@@ -305,7 +346,10 @@ class TradeService:
             request_hash=cmd.request_hash, idempotency_key=cmd.idempotency_key, stop_loss=cmd.stop_loss,
             risk_amount=risk, quote_bid=quote.bid if quote else None, quote_ask=quote.ask if quote else None,
             client=cmd.client,
-        )
+        ).with_exits(stop_loss=cmd.stop_loss, take_profit=cmd.take_profit,
+                     trailing_stop_percent=cmd.trailing_stop_percent,
+                     # the best exit price since the fill starts at the fill quote's exit side
+                     water_mark=exit_price_from(quote, cmd.side) if quote else entry)
         stored = await self.trades.create(trade)
         if stored is None:  # a concurrent retry won the create
             stored = await self.trades.get(uid, trade_id)
@@ -338,7 +382,8 @@ class TradeService:
 
     async def close(self, uid: str, shadow_id: str, *, exit_reason: str, price: Decimal | None = None,
                     closed_at: datetime | None = None, commission: Decimal | None = None,
-                    quantity: Decimal | None = None, idempotency_key: str | None = None) -> Trade:
+                    quantity: Decimal | None = None, idempotency_key: str | None = None,
+                    exit_at: Decimal | None = None) -> Trade:
         """Close an OPEN trade, or ``quantity`` units of it, and realize that P&L.
 
         A partial close (``quantity`` below the open quantity) realizes that part on its
@@ -364,6 +409,10 @@ class TradeService:
             quantity: units to close (None: all that is open).
             idempotency_key: a retried partial close with the same key returns the trade
                 instead of closing another part.
+            exit_at: a paper trade's base exit price, USD per unit, used instead of the
+                quote's exit side (an exit the service triggers: ``core/exits.evaluate``);
+                the live quote must still be there and fresh. Slippage and commission apply
+                on top of it as for any fill.
 
         Returns:
             The trade as written: CLOSED, or OPEN with one more exit (the stored one when it
@@ -389,7 +438,7 @@ class TradeService:
                     raise ClosedBeforeFilled("closed_at is before the trade's fill time.")
             else:
                 quote = checked_quote(quote, trade.symbol, max_age_seconds=self.settings.MAX_QUOTE_AGE_SECONDS)
-                exit_base = exit_price_from(quote, trade.side)
+                exit_base = exit_at if exit_at is not None else exit_price_from(quote, trade.side)
                 # the stored close time is the one the aggregates use (not a server timestamp)
                 now = datetime.now(timezone.utc)
             user_settings = settings_of(fields)
@@ -405,3 +454,44 @@ class TradeService:
             if stored is not None:
                 return stored
         raise TradeBusy(f"Shadow trade {shadow_id} kept changing while closing; retry.", headers={"Retry-After": "1"})
+
+    async def update_exits(self, uid: str, shadow_id: str, changes: dict[str, Decimal | None]) -> Trade:
+        """Move or remove the stop, target and trailing stop of an OPEN trade.
+
+        Each value is checked like at execute, against the entry fill. A trailing stop
+        added now starts its water mark at the trade's last mark (``current_price``); one
+        that is kept keeps its water mark. The risk (R) stays the entry's. The write is an
+        update under the trade's ``last_update_time`` precondition: a concurrent close
+        wins (:class:`TradeClosed`); a concurrent mark or water-mark move re-reads and
+        retries.
+
+        Args:
+            changes: a subset of :data:`EXIT_FIELDS`: a price (USD per unit) or a percent,
+                or None to remove it; an absent field stays as it is.
+
+        Returns:
+            The trade as written (unchanged without changes).
+
+        Raises:
+            TradeNotFound (also another user's); TradeClosed; StopLossWrongSide,
+            TakeProfitWrongSide, TrailingStopInvalid (nothing written); TradeBusy when it
+            kept changing through every attempt.
+        """
+        check_trailing(changes.get("trailing_stop_percent"))
+        for _ in range(CLOSE_ATTEMPTS):
+            trade = await self.get(uid, shadow_id)
+            if not trade.is_open:
+                raise TradeClosed(f"Shadow trade {shadow_id} is closed; its stop and target can no longer change.")
+            check_exit_sides(trade.side, trade.entry_price, stop_loss=changes.get("stop_loss"),
+                             take_profit=changes.get("take_profit"))
+            if not changes:
+                return trade
+            percent = changes.get("trailing_stop_percent", trade.trailing_stop_percent)
+            water_mark = trade.water_mark if trade.water_mark is not None else (trade.current_price or trade.entry_price)
+            updated = trade.with_exits(stop_loss=changes.get("stop_loss", trade.stop_loss),
+                                       take_profit=changes.get("take_profit", trade.take_profit),
+                                       trailing_stop_percent=percent, water_mark=water_mark)
+            stored = await self.trades.update_exits(updated)
+            if stored is not None:
+                return stored
+        raise TradeBusy(f"Shadow trade {shadow_id} kept changing; retry.", headers={"Retry-After": "1"})
