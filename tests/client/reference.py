@@ -27,6 +27,9 @@ How backtesting.py is made to fill where the replay fills:
   that bar's low, itself at most the close (mirror for a short and for targets).
 - After a stop or a target exit, no re-entry in the same direction until the signal
   changes: the replay's rule, followed here by the wrapper.
+- backtesting.py calls ``next()`` from the second bar on (the first has no previous close
+  to fill at), while the replay asks the strategy from the first: a compared strategy must
+  be flat on the first bar (ma-cross is flat before ``slow`` bars).
 
 Commission: ``commission=rate`` or ``(fixed, rate)``: each fill pays ``fixed + |size| x
 price x rate``, on the entry fill and on the exit fill; ``Trade.pl`` and

@@ -119,3 +119,17 @@ async def test_net_pnl_equals_backtesting_py_on_the_shipped_data(costs, commissi
     gaps = {t.exit_reason for t in result.trades if t.exit_reason in ("stop_loss", "take_profit")
             and D(t.exit_price) not in (D(t.stop_loss), D(t.take_profit))}
     assert gaps == ({"stop_loss", "take_profit"} if symbol == "GOOG" else set())  # GOOG gaps through both
+
+
+def test_backtesting_py_commission_semantics_by_hand():
+    """What the comparison relies on, on three bars: ``commission=(fixed, rate)`` charges
+    ``fixed + size x price x rate`` on the entry fill and again on the exit fill, and
+    ``_trades['PnL']`` is net of both; a trade_on_close order fills at its bar's close.
+    (backtesting.py calls ``next()`` from the second bar on: the first is flat here, as
+    ma-cross is before ``slow`` bars.)"""
+    four = bars(("98", "99", "97", "98"), ("99", "101", "98", "100"), ("104", "111", "103", "110"),
+                ("110", "112", "109", "111"))
+    [trade] = reference_trades(four, lambda: Scripted([0, 1, 0, 0]), size=10, commission=(1.0, 0.001))
+    assert (trade.entry_price, trade.exit_price) == (D("100"), D("110"))  # the closes of bars 1 and 2
+    # entry 1 + 10 x 100 x 0.001 = 2.00; exit 1 + 10 x 110 x 0.001 = 2.10
+    assert (trade.gross, trade.commission, trade.net) == (D("100.00"), D("4.10"), D("95.90"))
