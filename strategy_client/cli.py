@@ -17,17 +17,40 @@ from backend.strategy_service.auth.emulator import make_emulator_token
 from backend.strategy_service.config import get_settings
 from backend.strategy_service.core.money import optional_decimal
 
-from .replay import ServiceCallFailed, load_strategy, read_ohlcv, replay
-from .report import summary_table, write_report
+from .replay import Costs, ServiceCallFailed, load_strategy, read_ohlcv, replay
+from .report import costs_table, summary_table, write_report
 
 app = typer.Typer()
 
 
 def _decimal_or_none(value: str | None, name: str):
+    """The option's text as an exact Decimal (None when not given).
+
+    Raises:
+        typer.BadParameter: the text is not a finite decimal number.
+    """
     try:
         return optional_decimal(value, field=name)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=name) from exc
+
+
+def costs_of_options(**options: str | None) -> Costs | None:
+    """The replay's cost model from the ``--commission-*`` and ``--slippage-bps`` options
+    (cost field name -> the option's text or None), parsed as exact decimals.
+
+    Returns:
+        A :class:`~strategy_client.replay.Costs` (fields not given are 0), or None when no
+        cost option was given (the strategy's model on the service is left as it is).
+
+    Raises:
+        typer.BadParameter: a value that is not a decimal number, or a negative one.
+    """
+    parsed = {name: _decimal_or_none(text, "--" + name.replace("_", "-")) for name, text in options.items()}
+    try:
+        return Costs.from_options(**parsed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--commission-* / --slippage-bps") from exc
 
 
 @app.command("replay")
@@ -42,6 +65,15 @@ def replay_command(
     slow: Annotated[int, typer.Option(help="ma-cross: slow window, bars.")] = 30,
     long_short: Annotated[bool, typer.Option(help="ma-cross: go short below the slow average too.")] = False,
     stop_loss_percent: Annotated[str | None, typer.Option(help="ma-cross: stop this percent from the entry.")] = None,
+    take_profit_percent: Annotated[str | None, typer.Option(help="ma-cross: target this percent from the entry.")] = None,
+    commission_per_order: Annotated[str | None, typer.Option(help="Costs: USD per fill.")] = None,
+    commission_per_unit: Annotated[str | None, typer.Option(help="Costs: USD per unit filled.")] = None,
+    commission_percent: Annotated[str | None, typer.Option(help="Costs: percent of each fill's notional "
+                                                                "(0.1 = 0.1 %).")] = None,
+    commission_min: Annotated[str | None, typer.Option(help="Costs: least commission of a fill, USD.")] = None,
+    commission_max: Annotated[str | None, typer.Option(help="Costs: largest commission of a fill, USD.")] = None,
+    slippage_bps: Annotated[str | None, typer.Option(help="Costs: basis points of the bar's price, against the "
+                                                          "trader, on every fill.")] = None,
     notional: Annotated[str, typer.Option(help="USD per entry.")] = "10000",
     quantity: Annotated[str | None, typer.Option(help="Units per entry (instead of --notional).")] = None,
     start: Annotated[str | None, typer.Option(help="First bar date (YYYY-MM-DD).")] = None,
@@ -52,7 +84,9 @@ def replay_command(
 ) -> None:
     """Replay a strategy over OHLCV bars through the running service over HTTP (backtest
     trades at the bars' prices and dates; no quote is published), then print the metrics
-    and write an HTML report. Without --token, an emulator token is made (emulator mode only)."""
+    and write an HTML report. Without --token, an emulator token is made (emulator mode only).
+    With any cost option, the strategy's cost model is set to those values (the others 0)
+    with PUT /strategies/{id}/costs before the first fill."""
 
     console = Console()
     names = symbol or [p.stem.split("-")[0].upper() for p in csv_files]
@@ -66,7 +100,11 @@ def replay_command(
             raise typer.BadParameter(str(exc), param_hint="CSV_FILES") from exc
         series[name] = [b for b in bars if (not start or b.day.isoformat() >= start) and (not end or b.day.isoformat() <= end)]
     options = {"fast": fast, "slow": slow, "long_short": long_short,
-               "stop_loss_percent": _decimal_or_none(stop_loss_percent, "--stop-loss-percent")}
+               "stop_loss_percent": _decimal_or_none(stop_loss_percent, "--stop-loss-percent"),
+               "take_profit_percent": _decimal_or_none(take_profit_percent, "--take-profit-percent")}
+    costs = costs_of_options(commission_per_order=commission_per_order, commission_per_unit=commission_per_unit,
+                             commission_percent=commission_percent, commission_min=commission_min,
+                             commission_max=commission_max, slippage_bps=slippage_bps)
     try:
         load_strategy(strategy, **options)  # fail before any call
     except ValueError as exc:
@@ -88,6 +126,7 @@ def replay_command(
                     client, series=series, make_strategy=lambda: load_strategy(strategy, **options),
                     user_headers={"Authorization": f"Bearer {token}"}, uid=user,
                     notional=_decimal_or_none(notional, "--notional"), quantity=_decimal_or_none(quantity, "--quantity"),
+                    costs=costs,
                     on_bar=lambda sym, bar: progress.update(task, advance=1, description=f"{sym} {bar.day}"),
                 )
 
@@ -97,5 +136,6 @@ def replay_command(
         typer.echo(f"replay: {exc}", err=True)
         raise typer.Exit(1) from exc
     console.print(summary_table(result))
+    console.print(costs_table(result))
     path = write_report(result, report)
     typer.echo(f"report: {path.resolve()}")

@@ -8,8 +8,13 @@ quote: ``live_quotes``, which paper trades fill at, is left alone. At the end it
 ``GET /trades/shadow/metrics`` and ``GET /trades/shadow/dashboard`` for the run.
 
 Times: an order on a bar fills at that bar's close, at 16:00 in the bar time zone
-(America/New_York by default). A stop hit during a bar exits at 12:00 that day, at the
-stop price, or at the open if the bar gapped through the stop.
+(America/New_York by default). A stop or a target hit during a bar exits at 12:00 that
+day, at the stop (target) price, or at the open if the bar gapped through it; when both
+could fire within one bar the stop wins (:func:`bar_exit`).
+
+Costs: with a :class:`Costs` model the replay first sets it with
+``PUT /strategies/{strategy_id}/costs``; the service then charges that commission and
+slippage on every backtest fill (the replay sends the bar's price as the base price).
 
 Writing a strategy (``--strategy my_module:MyStrategy``): a class whose constructor takes
 no required argument and that has one method,
@@ -20,8 +25,10 @@ no required argument and that has one method,
 and, optionally, ``stop_loss(self, bars, side) -> Decimal | None``: the protective stop
 price (USD per unit) for a position opened at ``bars[-1].close`` on ``side`` ("BUY" or
 "SELL"). With a stop, the trade has a risk, so it gets an R-multiple, and the replay exits
-when the stop is hit. ``name`` (str) is the strategy id; the class name is used if it is
-missing.
+when the stop is hit. Likewise ``take_profit(self, bars, side) -> Decimal | None``: the
+target price; the replay exits when a bar reaches it. After a stop or a target exit, no
+new position in the same direction is opened until the strategy's target changes.
+``name`` (str) is the strategy id; the class name is used if it is missing.
 """
 
 from __future__ import annotations
@@ -40,12 +47,15 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from backend.strategy_service.core.money import MONEY_CONTEXT, localcontext, quantize
+from backend.strategy_service.core.money import MONEY_CONTEXT, localcontext, quantize, to_plain_str
 
-#: Stop prices are sent to 0.000001 USD (half up).
+#: Stop and target prices are sent to 0.000001 USD (half up).
 STOP_QUANTUM = Decimal("0.000001")
 BAR_CLOSE = time(16, 0)
+#: The time of a stop or target exit inside a bar.
 STOP_TIME = time(12, 0)
+#: ``exit_reason`` of the replay's closes.
+STOP_LOSS, TAKE_PROFIT, SIGNAL, END_OF_DATA = "stop_loss", "take_profit", "signal", "end of data"
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,97 @@ def read_ohlcv(path: Path) -> list[Bar]:
     return [bars[d] for d in sorted(bars)]
 
 
+def bar_exit(side: str, bar: Bar, stop: Decimal | None, target: Decimal | None) -> tuple[Decimal, str] | None:
+    """Whether ``bar`` exits an open position through its stop or its target, and at what price.
+
+    The rule (prices in USD per unit, compared exactly):
+
+    - a long (``side == "BUY"``): when ``bar.low <= stop`` it exits at the stop, or at
+      ``bar.open`` when the bar opened at or below the stop (a gap through it):
+      ``min(open, stop)``. When ``bar.high >= target`` it exits at the target, or at
+      ``bar.open`` when it opened at or above the target: ``max(open, target)``.
+    - a short (``side == "SELL"``), the mirror image: the stop fires when
+      ``bar.high >= stop``, at ``max(open, stop)``; the target when ``bar.low <= target``,
+      at ``min(open, target)``.
+    - when both could fire within the bar, the stop wins: daily bars do not say which
+      price came first, and assuming the loss is the conservative reading (backtesting.py
+      makes the same choice: its stop-loss order is processed before its take-profit).
+
+    Args:
+        side: ``"BUY"`` (a long position) or ``"SELL"`` (a short one).
+        bar: the bar after the entry bar (or any later bar).
+        stop: the stop price, or None for no stop.
+        target: the target (take-profit) price, or None for no target.
+
+    Returns:
+        ``(exit price, exit reason)`` with the reason ``"stop_loss"`` or ``"take_profit"``,
+        or None when neither is reached within the bar. The price is one of ``stop``,
+        ``target`` or ``bar.open``, never rounded.
+
+    Raises:
+        ValueError: ``side`` is neither ``"BUY"`` nor ``"SELL"``.
+    """
+    if side not in ("BUY", "SELL"):
+        raise ValueError(f"side must be BUY or SELL, got {side!r}")
+    long = side == "BUY"
+    if stop is not None and (bar.low <= stop if long else bar.high >= stop):
+        return (min(bar.open, stop) if long else max(bar.open, stop)), STOP_LOSS
+    if target is not None and (bar.high >= target if long else bar.low <= target):
+        return (max(bar.open, target) if long else min(bar.open, target)), TAKE_PROFIT
+    return None
+
+
+@dataclass(frozen=True)
+class Costs:
+    """The cost model a replay sets for its strategy (``PUT /strategies/{id}/costs``)
+    before any fill. Every field is a Decimal, 0 (the service's default) when not given.
+
+    Attributes:
+        commission_per_order: USD per fill.
+        commission_per_unit: USD per unit filled.
+        commission_percent: percent of the fill's notional (``0.1`` is 0.1 %).
+        commission_min: least commission of one fill, USD (0: none).
+        commission_max: largest commission of one fill, USD (0: none).
+        slippage_bps: basis points of the bar's price, against the trader, on every fill.
+    """
+
+    commission_per_order: Decimal = Decimal(0)
+    commission_per_unit: Decimal = Decimal(0)
+    commission_percent: Decimal = Decimal(0)
+    commission_min: Decimal = Decimal(0)
+    commission_max: Decimal = Decimal(0)
+    slippage_bps: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        for name in COST_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
+                raise ValueError(f"{name} must be a decimal number of at least 0, got {value!r}")
+
+    @classmethod
+    def from_options(cls, **options: Decimal | None) -> Costs | None:
+        """The model of the given options (field name -> Decimal or None), or None when
+        every option is None (the replay then leaves the strategy's costs as they are).
+
+        Raises:
+            ValueError: an unknown field, or a negative or non-finite value.
+        """
+        unknown = set(options) - set(COST_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown cost field(s): {', '.join(sorted(unknown))}")
+        given = {k: v for k, v in options.items() if v is not None}
+        return cls(**given) if given else None
+
+    def to_body(self) -> dict[str, str]:
+        """The ``PUT /strategies/{id}/costs`` body: every field as a plain decimal string."""
+        return {name: to_plain_str(getattr(self, name)) for name in COST_FIELDS}
+
+
+#: The fields of a cost model, in the API's order.
+COST_FIELDS = ("commission_per_order", "commission_per_unit", "commission_percent", "commission_min",
+               "commission_max", "slippage_bps")
+
+
 class Strategy(Protocol):
     """What ``replay`` calls (see the module docstring)."""
 
@@ -120,12 +221,18 @@ class MovingAverageCrossover:
         long_short: take short positions too.
         stop_loss_percent: protective stop at this percent below a long's entry (above a
             short's), or None for no stop.
+        take_profit_percent: target at this percent above a long's entry (below a
+            short's), or None for no target.
+
+    Raises:
+        ValueError: windows out of order, or a percent not strictly between 0 and 100.
     """
 
     fast: int = 10
     slow: int = 30
     long_short: bool = False
     stop_loss_percent: Decimal | None = None
+    take_profit_percent: Decimal | None = None
     _last: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -133,6 +240,8 @@ class MovingAverageCrossover:
             raise ValueError("moving averages need 1 <= fast < slow")
         if self.stop_loss_percent is not None and not 0 < self.stop_loss_percent < 100:
             raise ValueError("stop_loss_percent must be between 0 and 100")
+        if self.take_profit_percent is not None and not 0 < self.take_profit_percent < 100:
+            raise ValueError("take_profit_percent must be between 0 and 100")
 
     @property
     def name(self) -> str:
@@ -151,12 +260,24 @@ class MovingAverageCrossover:
         return self._last
 
     def stop_loss(self, bars: Sequence[Bar], side: str) -> Decimal | None:
-        """``entry x (1 -/+ percent / 100)``, to 0.000001, for a BUY / a SELL."""
+        """The stop of a position opened at ``bars[-1].close``: ``entry x (1 -/+ percent /
+        100)`` for a BUY / a SELL, USD per unit to 0.000001 (half up); None without
+        ``stop_loss_percent``."""
         if self.stop_loss_percent is None:
             return None
         sign = -1 if side == "BUY" else 1
         with localcontext(MONEY_CONTEXT):
             return quantize(bars[-1].close * (1 + sign * self.stop_loss_percent / 100), STOP_QUANTUM)
+
+    def take_profit(self, bars: Sequence[Bar], side: str) -> Decimal | None:
+        """The target of a position opened at ``bars[-1].close``: ``entry x (1 +/- percent
+        / 100)`` for a BUY / a SELL, USD per unit to 0.000001 (half up); None without
+        ``take_profit_percent``."""
+        if self.take_profit_percent is None:
+            return None
+        sign = 1 if side == "BUY" else -1
+        with localcontext(MONEY_CONTEXT):
+            return quantize(bars[-1].close * (1 + sign * self.take_profit_percent / 100), STOP_QUANTUM)
 
 
 def load_strategy(spec: str, **options: Any) -> Any:
@@ -182,7 +303,12 @@ def load_strategy(spec: str, **options: Any) -> Any:
 
 @dataclass
 class TradeRecord:
-    """One replayed round trip as the service returned it (prices and P&L as strings)."""
+    """One replayed round trip as the service returned it (prices per unit and USD
+    amounts as the service's decimal strings; None when the service did not send one).
+
+    ``realized_pnl`` is the net P&L (``gross_pnl - commission``); ``slippage`` is already
+    inside the entry and exit prices, shown and not subtracted again.
+    """
 
     symbol: str
     side: str
@@ -195,6 +321,12 @@ class TradeRecord:
     exit_reason: str | None = None
     realized_pnl: str | None = None
     stop_loss: str | None = None
+    take_profit: str | None = None
+    gross_pnl: str | None = None
+    commission: str | None = None
+    slippage: str | None = None
+    entry_commission: str | None = None
+    exit_commission: str | None = None
 
 
 @dataclass
@@ -210,6 +342,9 @@ class ReplayResult:
     #: The replayed range: the first and the last bar date over every symbol.
     first_day: date | None = None
     last_day: date | None = None
+    #: The cost model the service answered to the replay's ``PUT .../costs`` (None when
+    #: the replay set none).
+    costs: dict[str, Any] | None = None
 
 
 class ServiceCallFailed(RuntimeError):
@@ -227,6 +362,34 @@ def _at(day: date, moment: time, tz: ZoneInfo) -> str:
     return datetime.combine(day, moment, tzinfo=tz).isoformat()
 
 
+def _text(value: Any) -> str | None:
+    """A figure of the service's JSON (a Decimal, int or string) as its decimal text."""
+    if value is None or isinstance(value, str):
+        return value
+    return to_plain_str(value) if isinstance(value, Decimal) else str(value)
+
+
+#: Fields of a closed trade the replay keeps on its :class:`TradeRecord`.
+_CLOSED_FIELDS = ("gross_pnl", "commission", "slippage", "entry_commission", "exit_commission")
+
+
+async def set_costs(client: httpx.AsyncClient, strategy_id: str, costs: Costs, user_headers: dict[str, str]) -> Any:
+    """``PUT /strategies/{strategy_id}/costs`` with ``costs``.
+
+    Args:
+        strategy_id: the strategy whose fills the model prices.
+        costs: the model; every field is sent (0 for a field not given).
+        user_headers: the trading user's ``Authorization`` header.
+
+    Returns:
+        The service's answer (the model as stored), decimals as ``Decimal``.
+
+    Raises:
+        ServiceCallFailed: the service refused the model (a 4xx, e.g. a negative value).
+    """
+    return await _call(client, "PUT", f"/strategies/{strategy_id}/costs", user_headers, json=costs.to_body())
+
+
 async def replay(
     client: httpx.AsyncClient,
     *,
@@ -236,6 +399,7 @@ async def replay(
     uid: str,
     notional: Decimal | None = Decimal("10000"),
     quantity: Decimal | None = None,
+    costs: Costs | None = None,
     bar_timezone: ZoneInfo = ZoneInfo("America/New_York"),
     run_id: str | None = None,
     on_bar: Callable[[str, Bar], None] | None = None,
@@ -250,6 +414,9 @@ async def replay(
         uid: the trading user's id (reported only).
         notional: USD per entry (the service sizes ``notional / price`` to 0.000001), or
         quantity: units per entry (wins over notional).
+        costs: the commission and slippage model, set for the strategy with
+            ``PUT /strategies/{strategy_id}/costs`` before the first fill; None leaves
+            the strategy's model on the service as it is (zero unless set before).
         bar_timezone: the time zone of the bars' session.
         run_id: makes the idempotency keys of this run (a retried run re-sends the same
             keys and gets the same trades back).
@@ -261,46 +428,50 @@ async def replay(
 
     Raises:
         ServiceCallFailed: the service refused a call.
+        ValueError: the strategy returned a target other than -1, 0 or 1.
     """
     run = run_id or uuid.uuid4().hex[:12]
     first = make_strategy()
     strategy_id = getattr(first, "name", type(first).__name__)
+    costs_answer = await set_costs(client, strategy_id, costs, user_headers) if costs is not None else None
     trades: list[TradeRecord] = []
     total_bars = 0
     for n, (symbol, bars) in enumerate(series.items()):
         strategy = first if n == 0 else make_strategy()
         position: TradeRecord | None = None
         stop: Decimal | None = None
-        stopped_side = 0
+        target: Decimal | None = None
+        exited_side = 0  # the side of the last stop or target exit, until the target changes
 
         async def close(bar: Bar, price: Decimal, moment: time, reason: str) -> None:
-            nonlocal position, stop
+            nonlocal position, stop, target
             assert position is not None
             body = {"shadow_id": position.shadow_id, "price": str(price), "closed_at": _at(bar.day, moment, bar_timezone),
                     "exit_reason": reason}
             closed = await _call(client, "POST", "/trades/close-shadow", user_headers, json=body)
-            position.exit_day, position.exit_price = bar.day, closed["exit_price"]
-            position.exit_reason, position.realized_pnl = reason, closed["realized_pnl"]
-            position, stop = None, None
+            position.exit_day, position.exit_price = bar.day, _text(closed["exit_price"])
+            position.exit_reason, position.realized_pnl = reason, _text(closed["realized_pnl"])
+            for name in _CLOSED_FIELDS:
+                setattr(position, name, _text(closed.get(name)))
+            position, stop, target = None, None, None
 
         for i, bar in enumerate(bars):
-            if position is not None and stop is not None:
-                long = position.side == "BUY"
-                if (long and bar.low <= stop) or (not long and bar.high >= stop):
-                    exit_price = min(bar.open, stop) if long else max(bar.open, stop)
-                    stopped_side = 1 if long else -1
-                    await close(bar, exit_price, STOP_TIME, "stop loss")
+            if position is not None:
+                hit = bar_exit(position.side, bar, stop, target)
+                if hit is not None:
+                    exited_side = 1 if position.side == "BUY" else -1
+                    await close(bar, hit[0], STOP_TIME, hit[1])
             window = bars[: i + 1]
             want = int(strategy.target(window)) if i < len(bars) - 1 else 0
             if want not in (-1, 0, 1):
                 raise ValueError(f"strategy returned {want!r}; expected -1, 0 or 1")
-            if want != stopped_side:
-                stopped_side = 0  # the signal changed since the stop: entries allowed again
+            if want != exited_side:
+                exited_side = 0  # the signal changed since the exit: entries allowed again
             have = 0 if position is None else (1 if position.side == "BUY" else -1)
             if want != have:
                 if position is not None:
-                    await close(bar, bar.close, BAR_CLOSE, "end of data" if i == len(bars) - 1 else "signal")
-                if want != 0 and stopped_side == 0:
+                    await close(bar, bar.close, BAR_CLOSE, END_OF_DATA if i == len(bars) - 1 else SIGNAL)
+                if want != 0 and exited_side == 0:
                     side = "BUY" if want > 0 else "SELL"
                     body: dict[str, Any] = {
                         "symbol": symbol, "side": side, "strategy_id": strategy_id, "source": "backtest",
@@ -314,10 +485,15 @@ async def replay(
                     stop_price = strategy.stop_loss(window, side) if hasattr(strategy, "stop_loss") else None
                     if stop_price is not None:
                         body["stop_loss"] = str(stop_price)
+                    target_price = strategy.take_profit(window, side) if hasattr(strategy, "take_profit") else None
+                    if target_price is not None:
+                        body["take_profit"] = str(target_price)
                     opened = await _call(client, "POST", "/trades/execute", user_headers, json=body)
-                    position = TradeRecord(symbol, side, opened["id"], bar.day, opened["entry_price"],
-                                           opened["quantity"], stop_loss=opened.get("stop_loss"))
-                    stop = Decimal(opened["stop_loss"]) if opened.get("stop_loss") else None
+                    position = TradeRecord(symbol, side, opened["id"], bar.day, _text(opened["entry_price"]),
+                                           _text(opened["quantity"]), stop_loss=_text(opened.get("stop_loss")),
+                                           take_profit=_text(opened.get("take_profit")) or _text(target_price))
+                    # the replay decides its exits from the bars, at the levels it asked for
+                    stop, target = stop_price, target_price
                     trades.append(position)
             total_bars += 1
             if on_bar:
@@ -327,4 +503,4 @@ async def replay(
     dashboard = await _call(client, "GET", "/trades/shadow/dashboard", user_headers, params=params)
     days = [b.day for bars in series.values() for b in bars]
     return ReplayResult(uid, strategy_id, total_bars, trades, metrics, dashboard,
-                        first_day=min(days, default=None), last_day=max(days, default=None))
+                        first_day=min(days, default=None), last_day=max(days, default=None), costs=costs_answer)

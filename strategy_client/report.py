@@ -1,13 +1,16 @@
 """The replay's outputs: a summary table for the terminal (rich) and a self-contained HTML
-report (plotly): equity and drawdown as step lines, a daily P&L calendar, the trades, the
-figures by symbol and how they are computed. Every figure comes from the service's
-answers; this module only formats and draws them."""
+report (plotly): equity and drawdown as step lines, a daily P&L calendar, gross P&L,
+costs and net, the trades, the figures by symbol and how they are computed. Every figure
+comes from the service's answers; this module only formats and draws them (the one sum it
+makes is the exact Decimal sum of the service's per-trade gross, commission, slippage and
+net figures by symbol, in :func:`cost_breakdown`)."""
 
 from __future__ import annotations
 
 import html
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -17,7 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from rich.table import Table
 
-from .replay import ReplayResult
+from .replay import COST_FIELDS, ReplayResult
 
 # --- formatting -----------------------------------------------------------------------
 
@@ -105,6 +108,9 @@ FIGURE_GROUPS: dict[str, dict[str, tuple[str, str]]] = {
     "Returns": {
         "starting_capital": ("Starting capital", "money"),
         "final_equity": ("Final equity", "money"),
+        "gross_pnl": ("Gross P&L (price move only)", "money"),
+        "total_commission": ("Commission", "money"),
+        "total_slippage": ("Slippage (inside the fill prices)", "money"),
         "total_pnl": ("Total realized P&L", "money"),
         "total_return": ("Total return", "percent"),
         "cagr": ("CAGR", "percent"),
@@ -147,7 +153,7 @@ DASHBOARD_FIGURES: dict[str, tuple[str, str]] = {k: v for group in FIGURE_GROUPS
 
 #: The terminal summary's dashboard figures.
 SUMMARY_KEYS = (
-    "total_trades", "win_rate_trades", "win_rate_days", "total_pnl", "total_return", "cagr", "profit_factor",
+    "total_trades", "win_rate_trades", "win_rate_days", "gross_pnl", "total_commission", "total_slippage", "total_pnl", "total_return", "cagr", "profit_factor",
     "avg_win", "avg_loss", "expectancy", "expectancy_r", "max_drawdown", "sharpe_ratio", "sortino_ratio",
     "volatility", "max_consecutive_wins", "max_consecutive_losses", "start_date", "end_date",
 )
@@ -210,6 +216,86 @@ def drawdown_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
         ("Max drawdown (trade by trade)",
          f"{format_money(metrics.get('max_drawdown_usd'))} / {format_percent(metrics.get('max_drawdown_percent'))}"),
     ]
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """Gross P&L, costs and net of one scope (a symbol, or the strategy over all symbols),
+    USD. A figure the service did not send is None."""
+
+    scope: str
+    trades: int
+    gross: Decimal | None
+    commission: Decimal | None
+    slippage: Decimal | None
+    net: Decimal | None
+
+
+def _sum(values: Iterable[Any]) -> Decimal | None:
+    """Exact sum of the service's figures; None when any of them is missing."""
+    total = Decimal(0)
+    for value in values:
+        number = _decimal(value)
+        if number is None:
+            return None
+        total += number
+    return total
+
+
+def cost_breakdown(result: ReplayResult) -> list[CostLine]:
+    """Gross P&L, commission, slippage and net (USD) by symbol, then for the strategy over
+    all symbols.
+
+    The symbol lines are exact Decimal sums of the service's figures of each closed trade
+    (``gross_pnl``, ``commission``, ``slippage``, ``realized_pnl``). The strategy line is
+    the dashboard's ``gross_pnl``, ``total_commission``, ``total_slippage`` and
+    ``total_pnl`` when the service sends them, else the sum over every closed trade.
+    Net = gross - commission; slippage is already inside the fill prices (so inside gross)
+    and is shown, never subtracted a second time.
+
+    Args:
+        result: the replay's result.
+
+    Returns:
+        One :class:`CostLine` per symbol (in replay order), then the strategy's line.
+    """
+    closed = [t for t in result.trades if t.exit_day is not None]
+
+    def line(scope: str, trades: Sequence[Any]) -> CostLine:
+        return CostLine(scope, len(trades), _sum(t.gross_pnl for t in trades), _sum(t.commission for t in trades),
+                        _sum(t.slippage for t in trades), _sum(t.realized_pnl for t in trades))
+
+    symbols = list(dict.fromkeys(t.symbol for t in result.trades))
+    lines = [line(symbol, [t for t in closed if t.symbol == symbol]) for symbol in symbols]
+    total = line(f"{result.strategy_id} (all symbols)", closed)
+    d = result.dashboard
+    if "gross_pnl" in d:
+        total = CostLine(total.scope, d.get("total_trades", total.trades), _decimal(d.get("gross_pnl")),
+                         _decimal(d.get("total_commission")), _decimal(d.get("total_slippage")),
+                         _decimal(d.get("total_pnl")))
+    return [*lines, total]
+
+
+COST_HEADERS = ("Scope", "Closed trades", "Gross P&L", "Commission", "Slippage (in prices)", "Net P&L")
+
+
+def cost_rows(result: ReplayResult) -> list[list[str]]:
+    """The rows of :func:`cost_breakdown`, formatted (money as ``1,234.56 USD``, n/a when
+    the service sent no such figure)."""
+    return [[c.scope, format_number(c.trades), format_money(c.gross), format_money(c.commission),
+             format_money(c.slippage), format_money(c.net)] for c in cost_breakdown(result)]
+
+
+def costs_table(result: ReplayResult) -> Table:
+    """The terminal table of gross P&L, commission, slippage and net, by symbol and for
+    the strategy (:func:`cost_breakdown`)."""
+    model = ", ".join(f"{k} {v}" for k, v in (result.costs or {}).items() if k in COST_FIELDS and _decimal(v))
+    table = Table(title="Gross, costs and net" + (f" ({model})" if model else " (the strategy's cost model)"))
+    for n, header in enumerate(COST_HEADERS):
+        table.add_column(header, justify="left" if n == 0 else "right")
+    for row in cost_rows(result):
+        table.add_row(*row)
+    return table
 
 
 def summary_table(result: ReplayResult) -> Table:
@@ -369,6 +455,24 @@ def calendar_figure(daily: Sequence[dict[str, Any]], first_day: date | None = No
     return fig
 
 
+def costs_figure(lines: Sequence[CostLine]) -> go.Figure:
+    """Gross P&L, commission (drawn negative) and net P&L (USD) of each
+    :class:`CostLine`, as grouped bars; hover gives the exact figures."""
+    fig = go.Figure()
+    scopes = [c.scope for c in lines]
+    for name, colour, values in (
+        ("gross P&L", "#1f5fa8", [c.gross for c in lines]),
+        ("commission", "#d9822b", [None if c.commission is None else -c.commission for c in lines]),
+        ("net P&L", "#176b2c", [c.net for c in lines]),
+    ):
+        fig.add_trace(go.Bar(x=scopes, y=[None if v is None else float(v) for v in values], name=name,
+                             marker_color=colour, customdata=[format_money(v) for v in values],
+                             hovertemplate="%{x}<br>" + name + " %{customdata}<extra></extra>"))
+    fig.update_layout(barmode="group", height=360, plot_bgcolor="white", margin={"l": 90, "r": 30, "t": 30, "b": 40})
+    fig.update_yaxes(tickformat=",.0f", ticksuffix=" USD", gridcolor="#eee", zeroline=True, zerolinecolor="#999")
+    return fig
+
+
 def _tick(value: float) -> str:
     if value == 0:
         return "0"
@@ -411,7 +515,8 @@ def write_report(result: ReplayResult, path: Path) -> Path:
     d, m = result.dashboard, result.metrics
     conventions = d.get("conventions") or {}
     figures = [equity_figure(d.get("equity_curve") or [], d.get("starting_capital") or 0, result.first_day, result.last_day),
-               calendar_figure(d.get("daily_pnl") or [], result.first_day, result.last_day)]
+               calendar_figure(d.get("daily_pnl") or [], result.first_day, result.last_day),
+               costs_figure(cost_breakdown(result))]
     charts = [fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False, "responsive": True})
               for i, fig in enumerate(figures)]
     groups = {title: dashboard_rows(d, [k for k in keys if k in d]) for title, keys in FIGURE_GROUPS.items()}
@@ -428,13 +533,18 @@ def write_report(result: ReplayResult, path: Path) -> Path:
          for r in d.get("by_symbol") or []],
         [False] + [True] * 7, signed=(5,))
     trades = _table(
-        ["Symbol", "Side", "Entry day", "Entry price (USD)", "Quantity", "Stop (USD)", "Exit day", "Exit price (USD)",
-         "Exit reason", "Realized P&L"],
+        ["Symbol", "Side", "Entry day", "Entry price (USD)", "Quantity", "Stop (USD)", "Target (USD)", "Exit day",
+         "Exit price (USD)", "Exit reason", "Gross P&L", "Commission", "Slippage", "Net P&L"],
         [[t.symbol, {"BUY": "long", "SELL": "short"}.get(t.side, t.side), format_number(t.entry_day and t.entry_day.isoformat()),
-          format_price(t.entry_price), format_number(t.quantity), format_price(t.stop_loss),
+          format_price(t.entry_price), format_number(t.quantity), format_price(t.stop_loss), format_price(t.take_profit),
           format_number(t.exit_day and t.exit_day.isoformat()), format_price(t.exit_price),
-          t.exit_reason or "still open", format_money(t.realized_pnl)] for t in result.trades],
-        [False, False, False, True, True, True, False, True, False, True], signed=(9,))
+          t.exit_reason or "still open", format_money(t.gross_pnl), format_money(t.commission), format_money(t.slippage),
+          format_money(t.realized_pnl)] for t in result.trades],
+        [False, False, False, True, True, True, True, False, True, False, True, True, True, True], signed=(10, 13))
+    costs = _table(list(COST_HEADERS), cost_rows(result), [False] + [True] * 5, signed=(2, 5))
+    model = (", ".join(f"<code>{html.escape(k)}</code> {html.escape(format_number(v))}"
+                       for k, v in result.costs.items() if k in COST_FIELDS)
+             if result.costs else "the strategy's model on the service (the replay set none)")
     how = _table(["", ""], [[CONVENTION_LABELS.get(k, humanize(k)), _convention_text(v)] for k, v in conventions.items()],
                  css="how")
     span = (f"{result.first_day.isoformat()} to {result.last_day.isoformat()}"
@@ -470,6 +580,12 @@ and held until the next one (step lines): a loss realized on one day shows as on
 <h2>Daily P&L calendar</h2>
 <p class="note">{html.escape(CALENDAR_LEGEND)} Days are close dates in {html.escape(str(tz))}.</p>
 {charts[1]}
+<h2>Gross, costs and net</h2>
+<p class="note">Cost model: {model}. Net P&L = gross P&L - commission (entry and exit fills). Slippage is already inside the
+fill prices, so inside the gross P&L: it is shown, not subtracted a second time. The symbol lines add up the service's
+figures of each closed trade; the strategy line is the service's dashboard.</p>
+{costs}
+{charts[2]}
 <h2>Trades</h2>
 {trades}
 <h2>How these figures are computed</h2>

@@ -113,7 +113,7 @@ class TestReplay:
                                                             **{k: params[k] for k in params})]
         got = [(t.symbol, t.exit_day.isoformat(), Decimal(t.realized_pnl), t.stop_loss is not None) for t in result.trades]
         assert got == expected and len(expected) > 20
-        assert any(t.exit_reason == "stop loss" for t in result.trades)  # the stops are exercised
+        assert any(t.exit_reason == "stop_loss" for t in result.trades)  # the stops are exercised
 
         pnls = [p for _, _, p, _ in sorted(expected, key=lambda t: t[1])]  # close order (days differ per symbol)
         d, m = result.dashboard, result.metrics
