@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal as D
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,8 +17,10 @@ from backend.strategy_service.core.costs import CostModel, fill_with_costs
 from backend.strategy_service.core.errors import ServiceError
 from backend.strategy_service.core.shadow import compute_shadow_metrics
 from backend.strategy_service.trades.errors import CloseQuantityExceedsOpen, InvalidCloseQuantity, QuantityPrecision
+from backend.strategy_service.storage.budget import document_size, index_entries, load_overrides
 from backend.strategy_service.trades.models import Trade
-from backend.strategy_service.trades.service import closing_quantity, realize
+from backend.strategy_service.trades.repository import trade_document
+from backend.strategy_service.trades.service import MAX_EXITS, closing_quantity, realize
 
 T0 = datetime(2024, 3, 4, 15, tzinfo=timezone.utc)
 NY = ZoneInfo("America/New_York")
@@ -110,3 +113,23 @@ def test_parts_never_exceed_the_position_and_add_up_exactly(asked: list[D]) -> N
         assert sum(r.pnl for r in realizations) == trade.realized_pnl
         assert trade.gross_pnl - trade.commission == trade.realized_pnl
         assert sum(1 for r in realizations if r.final) == 1
+
+
+def test_a_position_with_the_most_exits_stays_within_firestores_limits() -> None:
+    """The stored trade of a position closed in :data:`MAX_EXITS` parts, encoded as the
+    repository writes it, against 1 MiB and 40,000 index entries (the project's exemptions)."""
+    trade = Trade(shadow_id="k" + "f" * 39, uid="u" * 28, symbol="BRK.B", side="BUY", quantity=D("1000000.000000"),
+                  notional=D("123456789.12"), entry_price=D("123.456789"), strategy_id="s" * 128, created_at=T0,
+                  cost_model=CostModel(commission_per_unit=D("0.0035"), commission_min=D("0.35"),
+                                       commission_max=D("100"), slippage_bps=D("2.5")),
+                  entry_commission=D("100.00"), entry_slippage=D("30864.20"), entry_base_price=D("123.425932"))
+    for k in range(MAX_EXITS - 1):
+        trade, _ = close(trade, "999.999999", "123.987654", k % 300)
+    trade, _ = close(trade, None, "99.123456", 400)
+    doc = trade_document(trade)
+    overrides = load_overrides(Path(__file__).resolve().parents[3] / "firestore.indexes.json")
+    size = document_size(["users", trade.uid, "shadowTradeHistory", trade.shadow_id], doc)
+    entries = index_entries("shadowTradeHistory", doc, overrides)
+    assert len(trade.exits) == MAX_EXITS and not trade.is_open
+    assert size < 1_048_576 * 0.75, size  # 303,033 bytes here
+    assert entries < 200, entries  # the exit fills and the cost model are exempt from indexing
