@@ -17,7 +17,7 @@ import pytest
 
 from .conftest import PASSWORD, ROOT, SCREENSHOTS, new_email, sign_in_through_form
 
-CARD_KEYS = ["total_pnl", "win_rate_trades", "win_rate_days", "profit_factor", "avg_win", "avg_loss",
+CARD_KEYS = ["total_pnl", "gross_pnl", "total_commission", "total_slippage", "win_rate_trades", "win_rate_days", "profit_factor", "avg_win", "avg_loss",
              "total_return", "cagr", "max_drawdown", "sharpe_ratio", "sortino_ratio", "volatility", "calmar_ratio",
              "expectancy"]
 #: Annualised figures: null below a year of window, shown "n/a" with conventions.cagr's reason.
@@ -186,8 +186,11 @@ class TestLiveTrades:
 
 @pytest.fixture(scope="module")
 def trader(service):
-    """A user with closed backtest trades on two symbols, two strategies, over two months."""
+    """A user with closed backtest trades on two symbols, two strategies (one with trading
+    costs), over two months."""
     user = service.sign_up(new_email("trader"))
+    service.call("PUT", "/strategies/breakout/costs", user,
+                 json={"commission_per_order": "1.25", "slippage_bps": "3"})
     a, b = sym(), sym()
     start = date(2024, 1, 2)
     plan = [  # (day offset, symbol, strategy, entry, exit, side, risk)
@@ -208,6 +211,9 @@ class TestFiguresAndFilters:
         sign_in_through_form(page, service.url, trader["email"])
         assert_cards_equal_api(page, service, trader, "")
         before = page.locator('[data-metric="total_pnl"] .num').get_attribute("data-raw")
+        # breakout's 4 trades paid 1.25 a fill: the cards show the costs beside the net P&L
+        assert page.locator('[data-metric="total_commission"] .num').get_attribute("data-raw") == "10.00"
+        assert Decimal(page.locator('[data-metric="total_slippage"] .num').get_attribute("data-raw")) > 0
 
         page.get_by_label("Symbol").fill(a)
         page.get_by_label("Strategy").fill("ma-cross")

@@ -235,8 +235,17 @@ function showError(err) {
 
 // ------------------------------------------------------------------------------ cards
 const CARDS = [
-  { key: "total_pnl", label: "Total P&L", unit: "USD", signed: true,
-    formula: "Sum of the realized P&L of the closed trades in the filter.", conv: ["day", "rounding"] },
+  { key: "total_pnl", label: "Total P&L (net)", unit: "USD", signed: true,
+    formula: "Sum of the realized P&L in the filter, net of commissions (gross P&L − commission); a partial close counts on its own day.",
+    conv: ["pnl_basis", "partial_closes", "day", "rounding"] },
+  { key: "gross_pnl", label: "Gross P&L", unit: "USD", signed: true,
+    formula: "Realized P&L before commissions: price moves only (fill prices include slippage).", conv: ["pnl_basis"] },
+  { key: "total_commission", label: "Commission", unit: "USD",
+    formula: "Commissions of the entry and exit fills, by each strategy's cost model (or a backtest's own).",
+    conv: ["pnl_basis"] },
+  { key: "total_slippage", label: "Slippage", unit: "USD",
+    formula: "|fill price − quote or bar price| × quantity over the fills; already inside gross P&L, shown, not subtracted again.",
+    conv: ["pnl_basis"] },
   { key: "win_rate_trades", label: "Win rate (trades)", unit: "%",
     formula: "Winning trades / all trades × 100 (break-even trades count as trades).", conv: ["win_definition"] },
   { key: "win_rate_days", label: "Win rate (days)", unit: "%",
@@ -269,7 +278,8 @@ const CARDS = [
     formula: "CAGR / max drawdown; n/a when CAGR is (window below 365 days), — without a drawdown.",
     conv: ["cagr", "drawdown", "window"] },
   { key: "expectancy", label: "Expectancy", unit: "USD / trade", signed: true,
-    formula: "Total P&L / number of trades; — when there is no trade.", conv: ["win_definition"] },
+    formula: "Sum of the closed positions' net P&L / number of trades; — when there is no trade.",
+    conv: ["win_definition", "partial_closes"] },
 ];
 
 /** A conventions value in words (the window is an object; numbers arrive as strings). */
