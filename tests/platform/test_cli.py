@@ -67,7 +67,7 @@ async def test_verify_finds_a_corrupted_aggregate_and_rebuild_repairs_it(runner,
     day = doc_id.split("~")[1]
     assert bad.exit_code == 1 and f"cell {day}|{cell}: stored" in bad.output and "total_pnl" in bad.output
     rebuilt = await run("rebuild", "alice")
-    assert rebuilt.exit_code == 0 and "closed_trades=3" in rebuilt.output
+    assert rebuilt.exit_code == 0 and "trades=3" in rebuilt.output
     assert (await run("verify", "alice")).exit_code == 0
     dash = (await client.get("/trades/shadow/dashboard", headers=auth())).json()
     assert dash["total_pnl"] == Decimal("3.75")

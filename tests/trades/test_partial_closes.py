@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal as D
 
 from tests.support import trade_doc
 
@@ -64,7 +65,7 @@ class TestPartialClose:
         assert (dash["total_trades"], dash["total_pnl"], dash["winning_trades"]) == (1, 10.0, 1)
         assert await services.maintenance.verify("alice") == []
         result = await services.maintenance.rebuild("alice")
-        assert result["closed_trades"] == 3
+        assert (result["realizations"], result["trades"]) == (3, 1)
         assert await services.maintenance.verify("alice") == []
 
     async def test_bad_quantities_are_refused_and_nothing_is_written(self, client, auth, publish, execute, db):
@@ -121,3 +122,48 @@ class TestTriggeredExitAfterAPart:
         assert (last["quantity"], last["price"], last["gross_pnl"], last["entry_commission"], last["realized_pnl"]) == (
             "6.000000", "93.953", "-36.58", "0.60", "-38.18")
         assert await services.maintenance.verify("alice") == []
+
+
+class TestReviewRegressions:
+    async def test_a_backdated_part_after_a_checkpoint_moves_the_drawdown(self, client, auth, execute, services):
+        d0 = (datetime.now(timezone.utc) - timedelta(days=20)).replace(hour=15, minute=0, second=0, microsecond=0)
+
+        async def close(trade_id, day, price, quantity=None):
+            body = {"shadow_id": trade_id, "price": price, "closed_at": (d0 + timedelta(days=day)).isoformat()}
+            if quantity:
+                body["quantity"] = quantity
+            r = await client.post("/trades/close-shadow", json=body, headers=auth())
+            assert r.status_code == 200, r.text
+
+        def fill(day):
+            return dict(symbol="AAPL", side="BUY", quantity="10", source="backtest", price="100",
+                        filled_at=(d0 + timedelta(days=day)).isoformat())
+        a = await execute(**fill(0))
+        await close(a["id"], 1, "110")              # +100 on day 1
+        b = await execute(**fill(2))
+        await close(b["id"], 3, "105")              # +50 on day 3
+        await client.get("/trades/shadow/dashboard", headers=auth())  # stores a fold checkpoint
+        c = await execute(**fill(1))
+        await close(c["id"], 2, "1", quantity="5")  # -495 on day 2, before the checkpoint
+        metrics = (await client.get("/trades/shadow/metrics", headers=auth())).json()
+        assert metrics["max_drawdown_usd"] == "-495.00"  # 100, -395, -345
+        assert await services.maintenance.verify("alice") == []
+
+    async def test_a_trigger_that_no_longer_applies_does_not_close(self, client, auth, publish, execute, services):
+        await publish("AAPL", bid="99.90", ask="100.00")
+        trade = await execute(symbol="AAPL", side="BUY", quantity="10", stop_loss="95")
+        r = await client.patch(f"/trades/shadow/{trade['id']}", json={"stop_loss": None}, headers=auth())
+        assert r.status_code == 200, r.text
+        await publish("AAPL", bid="94.00", ask="94.10")
+        # a trigger that saw the old stop: the close re-evaluates the rule on the trade it reads
+        after = await services.trades.close("alice", trade["id"], exit_reason="stop_loss", trigger_price=D("94.00"))
+        assert after.is_open and not after.exits
+
+    async def test_a_trailing_stop_added_later_starts_at_the_quotes_exit_side(self, client, auth, publish, execute):
+        await publish("AAPL", bid="99.00", ask="101.00")
+        trade = await execute(symbol="AAPL", side="BUY", quantity="1")  # fills at the ask, 101.00
+        r = await client.patch(f"/trades/shadow/{trade['id']}", json={"trailing_stop_percent": "1"}, headers=auth())
+        assert (r.json()["water_mark"], r.json()["trailing_stop"]) == ("99.00", "98.010000")
+        await publish("AAPL", bid="99.00", ask="101.00")
+        stored = (await client.get(f"/trades/shadow/{trade['id']}", headers=auth())).json()
+        assert stored["status"] == "OPEN"

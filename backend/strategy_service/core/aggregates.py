@@ -282,7 +282,7 @@ class ClosedTrade:
 
 
 #: Additive integer counters of a cell, with their storage names.
-COUNTERS = ("n", "w", "l", "e", "pnl", "gp", "gl", "rn", "rs", "rq", "rk", "hn", "hs", "cm", "sl")
+COUNTERS = ("n", "w", "l", "e", "pnl", "gp", "gl", "rn", "rs", "rq", "rk", "hn", "hs", "cm", "sl", "np")
 #: The counters of the user's summary (``/api/metrics``): counts, net P&L, the closed
 #: positions' outcomes (gp - gl), costs.
 SUMMARY_COUNTERS = ("n", "w", "l", "e", "pnl", "gp", "gl", "cm", "sl")
@@ -307,6 +307,8 @@ class CellStats:
         hn: trades with an entry time; hs: sum of their holding times, microseconds.
         cm: commissions, cents (``pnl`` is net of them: gross P&L is ``pnl + cm``);
             sl: slippage inside the fill prices, cents.
+        np: partial closes (realizations that left their position open): with ``n``, the
+            realizations (``n + np``: the entries of the close sequences).
         mx: largest outcome, cents (None for no closed position); mn: smallest, cents.
         fo: the earliest entry (fill) time, microseconds since the epoch (None without one).
     """
@@ -326,6 +328,7 @@ class CellStats:
     hs: int = 0
     cm: int = 0
     sl: int = 0
+    np: int = 0
     mx: int | None = None
     mn: int | None = None
     fo: int | None = None
@@ -337,6 +340,7 @@ class CellStats:
         d.update(pnl=t.pnl_cents, cm=t.commission_cents, sl=t.slippage_cents)
         o = t.outcome
         if o is None:  # a partial close: P&L and costs only
+            d["np"] = 1
             return d
         d.update(n=1, w=int(o > 0), l=int(o < 0), e=int(o == 0), gp=o if o > 0 else 0, gl=-o if o < 0 else 0)
         if t.r_units is not None:
@@ -344,6 +348,11 @@ class CellStats:
         if t.hold_us is not None:
             d.update(hn=1, hs=t.hold_us)
         return d
+
+    @property
+    def realizations(self) -> int:
+        """Closes and partial closes summed (``n + np``)."""
+        return self.n + self.np
 
     def add_trade(self, t: TradeFacts) -> None:
         """Add one realization."""
@@ -373,6 +382,7 @@ class CellStats:
         self.hs += other.hs
         self.cm += other.cm
         self.sl += other.sl
+        self.np += other.np
         if other.mx is not None:
             self.mx = other.mx if self.mx is None else max(self.mx, other.mx)
         if other.mn is not None:

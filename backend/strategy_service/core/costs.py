@@ -10,7 +10,8 @@ trader and on top of the bid/ask the fill already pays.
   ``commission_max`` when that is > 0, then rounded to the cent half up.
 - Slippage: a BUY fill (an entry of a long, the exit of a short) pays ``base x (1 + bps /
   10,000)``, a SELL fill receives ``base x (1 - bps / 10,000)``; the price is rounded to
-  :data:`PRICE_QUANTUM` against the trader (up for a BUY, down for a SELL). Slippage in USD
+  0.000001 USD (keeping 6 significant digits below 0.1 USD: ``money.price_quantum``)
+  against the trader (up for a BUY, down for a SELL). Slippage in USD
   is ``|fill - base| x quantity`` to the cent: it is already inside the fill price, so P&L
   never subtracts it a second time.
 
@@ -26,10 +27,17 @@ from dataclasses import dataclass, fields
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
-from .money import HUNDRED, MONEY_CONTEXT, ZERO, localcontext, quantize_usd, to_decimal, to_plain_str
+from .money import (
+    HUNDRED,
+    MONEY_CONTEXT,
+    ZERO,
+    localcontext,
+    price_quantum,
+    quantize_usd,
+    to_decimal,
+    to_plain_str,
+)
 
-#: Fill prices after slippage are kept to a millionth of a USD.
-PRICE_QUANTUM = Decimal("0.000001")
 #: Basis points per 1 (10,000 bps = 100 %).
 BPS = Decimal(10_000)
 #: Upper bounds of a sane model: a percent commission below 100 %, slippage below 10,000 bps.
@@ -110,8 +118,9 @@ class CostModel:
 
     def fill_price(self, fill_side: str, base: Decimal) -> Decimal:
         """The price a ``fill_side`` (``BUY`` or ``SELL``) fill gets from a ``base`` price (the
-        quote side, a bar's price or a trigger price) after slippage, rounded to
-        :data:`PRICE_QUANTUM` against the trader, trailing zeros dropped. With no slippage,
+        quote side, a bar's price or a trigger price) after slippage, rounded against the
+        trader to 0.000001 USD (finer below 0.1 USD, :func:`~.money.price_quantum`), trailing
+        zeros dropped. With no slippage,
         ``base`` itself.
 
         Raises:
@@ -123,10 +132,11 @@ class CostModel:
             raise ValueError(f"fill side must be BUY or SELL, got {fill_side!r}")
         with localcontext(MONEY_CONTEXT):
             factor = self.slippage_bps / BPS
+            quantum = price_quantum(base)
             if fill_side == BUY_FILL:
-                price = (base * (1 + factor)).quantize(PRICE_QUANTUM, rounding=ROUND_CEILING)
+                price = (base * (1 + factor)).quantize(quantum, rounding=ROUND_CEILING)
             else:
-                price = (base * (1 - factor)).quantize(PRICE_QUANTUM, rounding=ROUND_FLOOR)
+                price = (base * (1 - factor)).quantize(quantum, rounding=ROUND_FLOOR)
             return price.normalize()  # 100.050000 -> 100.05 (written in plain notation)
 
 

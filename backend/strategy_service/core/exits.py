@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from .money import HUNDRED, MONEY_CONTEXT, ROUNDING, localcontext
+from .money import HUNDRED, MONEY_CONTEXT, ROUNDING, localcontext, price_quantum
 from .pnl import BUY, normalize_side
 
 #: Exit reasons written on a trade the service closed.
@@ -139,7 +139,8 @@ def target_on_right_side(side: str, entry: Decimal, target: Decimal) -> bool:
 
 def trailing_stop_price(side: str, water_mark: Decimal, percent: Decimal) -> Decimal:
     """The trailing stop of a water mark: ``mark x (1 - p/100)`` for a long,
-    ``mark x (1 + p/100)`` for a short, to :data:`TRIGGER_PRICE_QUANTUM`, ``ROUND_HALF_UP``.
+    ``mark x (1 + p/100)`` for a short, to :data:`TRIGGER_PRICE_QUANTUM` (finer for a mark
+    below 0.1 USD, :func:`~.money.price_quantum`), ``ROUND_HALF_UP``.
 
     Args:
         side: ``"BUY"`` or ``"SELL"``; water_mark: USD per unit; percent: 0 < p < 100.
@@ -155,7 +156,7 @@ def trailing_stop_price(side: str, water_mark: Decimal, percent: Decimal) -> Dec
     sign = -1 if normalize_side(side) == BUY else 1
     with localcontext(MONEY_CONTEXT):
         stop = water_mark * (1 + sign * percent / HUNDRED)
-        return stop.quantize(TRIGGER_PRICE_QUANTUM, rounding=ROUNDING)
+        return stop.quantize(min(TRIGGER_PRICE_QUANTUM, price_quantum(water_mark)), rounding=ROUNDING)
 
 
 def effective_stop(plan: ExitPlan) -> tuple[Decimal, str] | None:

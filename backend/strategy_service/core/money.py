@@ -27,6 +27,11 @@ USD_QUANTUM = Decimal("0.01")
 PERCENT_QUANTUM = Decimal("0.01")
 #: Quantities (shares, coins) are kept to a millionth of a unit.
 QUANTITY_QUANTUM = Decimal("0.000001")
+#: Computed prices (after slippage, trailing stops, averages) are kept to a millionth of a
+#: USD, or finer for prices below 0.1 USD (see :func:`price_quantum`).
+PRICE_QUANTUM = Decimal("0.000001")
+#: Significant digits a computed price below 0.1 USD keeps.
+PRICE_SIGNIFICANT_DIGITS = 6
 #: Ratios without a unit (profit factor, Sharpe...) are kept to 0.0001.
 RATIO_QUANTUM = Decimal("0.0001")
 #: The rounding mode of every quantization in this project.
@@ -109,6 +114,17 @@ def quantize_percent(value: Decimal) -> Decimal:
 def quantize_quantity(value: Decimal) -> Decimal:
     """Round a quantity to 0.000001 units (``QUANTITY_QUANTUM``, half up)."""
     return quantize(value, QUANTITY_QUANTUM)
+
+
+def price_quantum(price: Decimal) -> Decimal:
+    """The quantum of a price computed from ``price`` (USD per unit): :data:`PRICE_QUANTUM`,
+    or, for a price below 0.1 USD (sub-cent coins), the quantum that keeps
+    :data:`PRICE_SIGNIFICANT_DIGITS` significant digits (0.00001234 -> 0.0000000001), so
+    that a rounding never moves a small price by a large fraction of itself."""
+    if price == 0:
+        return PRICE_QUANTUM
+    finer = Decimal(1).scaleb(price.adjusted() - PRICE_SIGNIFICANT_DIGITS + 1)
+    return min(PRICE_QUANTUM, finer)
 
 
 def to_plain_str(value: Decimal) -> str:

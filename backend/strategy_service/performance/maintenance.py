@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 #: verify checks the served dashboard and metrics unfiltered, per source, and for this
 #: many of the largest strategies and symbols (each a read of the serving path).
 VERIFY_GROUPS_PER_DIMENSION = 5
+#: How often a rebuild's catch-up re-reads and retries a trade written meanwhile (a mark).
+CATCH_UP_ATTEMPTS = 5
 
 
 def realizations_of(trade: Trade) -> list[ClosedTrade]:
@@ -169,7 +171,9 @@ class Maintenance:
         ones, and switch to them (see the module docstring). Safe to run at any time.
 
         Returns:
-            ``{"generation", "closed_trades", "caught_up", "documents_written", "documents_deleted"}``.
+            ``{"generation", "realizations" (closes and partial closes), "trades" (the trades
+            they belong to), "caught_up" (realizations added by the catch-up),
+            "documents_written", "documents_deleted"}``.
         """
         lock = self._locks.setdefault(uid, asyncio.Lock())
         async with lock:
@@ -210,7 +214,8 @@ class Maintenance:
             await asyncio.sleep(self.grace_seconds)
             caught += await self._catch_up(uid, new, zone, since, seen)
             deleted = await self.aggregates.delete_generation(uid, old.number)
-            return {"generation": new, "closed_trades": len(seen), "caught_up": caught,
+            return {"generation": new, "realizations": len(seen),
+                    "trades": len({rid.split("~")[0] for rid in seen}), "caught_up": caught,
                     "documents_written": written, "documents_deleted": deleted}
 
     async def _catch_up(self, uid: str, new: int, zone: Any, since: Any, seen: set[str]) -> int:
@@ -219,16 +224,25 @@ class Maintenance:
         rebuild's) that the snapshot did not hold; each trade's under its precondition, so
         exactly once. Returns the realizations added."""
         count = 0
-        for trade in await self.trades.updated_since(uid, since=since):
-            generation = {e.realization_id: e.agg_gen for e in trade.exits}
-            missing = [r for r in realizations_of(trade) if r.trade_id not in seen
-                       and generation.get(r.trade_id, trade.agg_gen or 0) < new]
-            if not missing:
-                continue
-            writes = [w for r in missing for w in close_writes(new, r.facts(zone), 1)]
-            if await self.trades.move_generation(trade, new, writes):
-                count += len(missing)
-                seen.update(r.trade_id for r in missing)
+        for found in await self.trades.updated_since(uid, since=since):
+            trade: Trade | None = found
+            for _ in range(CATCH_UP_ATTEMPTS):  # an OPEN trade may be marked meanwhile: re-read, retry
+                if trade is None:
+                    break
+                generation = {e.realization_id: e.agg_gen for e in trade.exits}
+                missing = [r for r in realizations_of(trade) if r.trade_id not in seen
+                           and generation.get(r.trade_id, trade.agg_gen or 0) < new]
+                if not missing:
+                    break
+                writes = [w for r in missing for w in close_writes(new, r.facts(zone), 1)]
+                if await self.trades.move_generation(trade, new, writes):
+                    count += len(missing)
+                    seen.update(r.trade_id for r in missing)
+                    break
+                trade = await self.trades.get(uid, trade.shadow_id)
+            else:
+                raise StorageUnavailable(f"Trade {found.shadow_id} kept changing during the rebuild's catch-up; the "
+                                         "rebuild stopped before deleting anything: run it again.")
         return count
 
     async def verify(self, uid: str) -> list[str]:
@@ -282,7 +296,8 @@ class Maintenance:
                 _diff(f"dashboard {label} {f.name}", getattr(served_d, f.name), getattr(expected_d, f.name), out)
             served_m = self.performance.shadow_metrics_of(selection, [], {}).as_json()
             expected_m = compute_shadow_metrics(open_trades=[], closed_trades=chosen).as_json()
-            for key in ("realized_pnl", "win_rate", "closed_trades", "wins", "max_drawdown_usd", "max_drawdown_percent"):
+            for key in ("realized_pnl", "win_rate", "closed_trades", "wins", "max_drawdown_usd", "max_drawdown_percent",
+                        "gross_pnl", "total_commission", "total_slippage"):
                 _diff(f"shadow metrics {label} {key}", served_m[key], expected_m[key], out)
         return out
 

@@ -183,7 +183,7 @@ class PerformanceService:
                 if flt.start_date:  # the selection's P&L before the window: O(cells before it)
                     before = await self.aggregates.cells(tx, uid, gen, date(1970, 1, 1), first - timedelta(days=1))
                     prior = sum(v.pnl for c, v in before.items() if flt.matches_attributes(c.source, c.strategy_id, c.symbol))
-            counts = {day: stats.n for day, stats in rollup.by_day.items()}
+            counts = {day: stats.realizations for day, stats in rollup.by_day.items()}
             if not counts:
                 return rollup, OrderFold(), [], None, {}, prior
             latest = max(counts)
@@ -203,7 +203,7 @@ class PerformanceService:
 
         rollup, fold, entries, cp, latest_minutes, prior = await self.aggregates.read_snapshot(read)
         await compact_settled(self.aggregates, uid, seen, today, COMPACTIONS_PER_READ)
-        counts = {day: stats.n for day, stats in rollup.by_day.items()}
+        counts = {day: stats.realizations for day, stats in rollup.by_day.items()}
         if not counts:
             return Selection(rollup=rollup, fold=fold, prior_pnl_cents=prior)
         chosen = sorted((t for t in entries if flt.matches_cell(CellId(t.day, t.source, t.strategy_id, t.symbol))),
@@ -228,7 +228,7 @@ class PerformanceService:
                 log.warning("fold checkpoint not stored")
         fold.extend(t for t in chosen if not (t.day < latest or t.minute <= settle))
         if fold.count != sum(counts.values()):
-            log.error("aggregates disagree: the fold has %d trades, the cells %d", fold.count, sum(counts.values()))
+            log.error("aggregates disagree: the fold has %d realizations, the cells %d", fold.count, sum(counts.values()))
         return Selection(rollup=rollup, fold=fold, folded=len(chosen), prior_pnl_cents=prior)
 
     async def dashboard(self, uid: str, flt: TradeFilter) -> Dashboard:

@@ -100,7 +100,8 @@ async def execute_trade(
 @router.post("/close-shadow", response_model=TradeOut, summary="Close a shadow trade at the live quote and realize its P&L",
              responses=responses(TradeNotFound, NoQuoteToFill, QuoteStale, QuoteInvalid, PriceNotAllowed,
                                  BacktestFillRequired, TimeInFuture, ClosedBeforeFilled, InvalidCloseQuantity,
-                                 QuantityPrecision, CloseQuantityExceedsOpen, TooManyExits, TradeBusy))
+                                 QuantityPrecision, CloseQuantityExceedsOpen, TooManyExits, IdempotencyKeyReused,
+                                 TradeBusy))
 async def close_shadow_trade(body: CloseShadowTradeRequest, user: CurrentUser, trades: TradesDep) -> dict[str, Any]:
     """A long exits at the bid, a short at the ask (else the quote's price); a backtest
     trade exits at the given ``price`` and ``closed_at``. The exit pays the slippage and

@@ -16,6 +16,7 @@ from ..core.money import (
     MONEY_CONTEXT,
     ZERO,
     localcontext,
+    price_quantum,
     quantize,
     quantize_percent,
     quantize_quantity,
@@ -24,9 +25,10 @@ from ..core.money import (
     usd_from_cents,
 )
 from ..core.aggregates import ClosedTrade
-from ..core.costs import PRICE_QUANTUM, Fill, fill_with_costs
+from ..core.costs import Fill, fill_with_costs
 from ..core.pnl import NetPnl, OpenPosition, compute_trade_pnl, exit_side
-from ..core.exits import stop_on_right_side, target_on_right_side, trailing_percent_valid
+from ..core.errors import ServiceError
+from ..core.exits import evaluate, stop_on_right_side, target_on_right_side, trailing_percent_valid
 from ..performance.repository import AggregateRepository
 from ..quotes.service import checked_quote, entry_price_from, exit_price_from
 from ..users.service import settings_of
@@ -139,6 +141,26 @@ def _same_request(stored_hash: str | None, request_hash: str) -> None:
         raise IdempotencyKeyReused("This idempotency key was already used with a different request.")
 
 
+def check_close_quantity(quantity: Decimal | None) -> None:
+    """Refuse a close quantity that no position could take.
+
+    Raises:
+        InvalidCloseQuantity: 0 or less. QuantityPrecision: more than 6 decimals.
+    """
+    if quantity is None:
+        return
+    if quantity <= 0:
+        raise InvalidCloseQuantity(f"quantity must be above 0 to close part of a position, got {to_plain_str(quantity)}.")
+    if decimals(quantity) > 6:
+        raise QuantityPrecision(f"The quantity {to_plain_str(quantity)} has more than 6 decimals; the service keeps "
+                                "quantities to 0.000001 units.")
+
+
+def decimals(value: Decimal) -> int:
+    """Decimal places of a value, trailing zeros ignored (``1.0000000`` has 0)."""
+    return max(0, -value.normalize().as_tuple().exponent)
+
+
 def closing_quantity(trade: Trade, quantity: Decimal | None) -> Decimal:
     """The units a close takes from ``trade``: ``quantity``, or all that is open.
 
@@ -149,11 +171,7 @@ def closing_quantity(trade: Trade, quantity: Decimal | None) -> Decimal:
     """
     if quantity is None:
         return trade.remaining
-    if quantity <= 0:
-        raise InvalidCloseQuantity(f"quantity must be above 0 to close part of a position, got {to_plain_str(quantity)}.")
-    if -quantity.as_tuple().exponent > 6:
-        raise QuantityPrecision(f"The quantity {to_plain_str(quantity)} has more than 6 decimals; the service keeps "
-                                "quantities to 0.000001 units.")
+    check_close_quantity(quantity)
     if quantity > trade.remaining:
         raise CloseQuantityExceedsOpen(f"Only {to_plain_str(trade.remaining)} {trade.symbol} are open; cannot close "
                                        f"{to_plain_str(quantity)}.")
@@ -207,10 +225,10 @@ def realize(trade: Trade, exit_fill: Fill, *, exit_reason: str, closed_at: datet
             if len(exits) == 1:
                 exit_price, exit_base = exit_fill.price, exit_fill.base_price
             else:
-                exit_price = quantize(sum((e.price * e.quantity for e in exits), ZERO) / trade.quantity,
-                                      PRICE_QUANTUM).normalize()
-                exit_base = quantize(sum((e.base_price * e.quantity for e in exits), ZERO) / trade.quantity,
-                                     PRICE_QUANTUM).normalize()
+                average = sum((e.price * e.quantity for e in exits), ZERO) / trade.quantity
+                exit_price = quantize(average, price_quantum(average)).normalize()
+                average = sum((e.base_price * e.quantity for e in exits), ZERO) / trade.quantity
+                exit_base = quantize(average, price_quantum(average)).normalize()
         result = NetPnl(gross=total_gross, commission=total_gross - total_net, net=total_net,
                         net_percent=quantize_percent(percent))
         after = trade.closed(exits=exits, result=result, exit_price=exit_price, exit_base_price=exit_base,
@@ -273,10 +291,10 @@ class TradeService:
         client_fill = client_priced(cmd.source, cmd.price, cmd.filled_at, what="fill", commission=cmd.commission)
         check_trailing(cmd.trailing_stop_percent)
         trade_id = idempotent_id(uid, cmd.idempotency_key) if cmd.idempotency_key else uuid.uuid4().hex
-        if cmd.quantity is not None and -cmd.quantity.as_tuple().exponent > 6:
+        if cmd.quantity is not None and decimals(cmd.quantity) > 6:
             raise QuantityPrecision(f"The quantity {to_plain_str(cmd.quantity)} has more than 6 decimals; the service keeps "
                                     "quantities to 0.000001 units.")
-        if cmd.notional is not None and cmd.quantity is None and -cmd.notional.as_tuple().exponent > 2:
+        if cmd.notional is not None and cmd.quantity is None and decimals(cmd.notional) > 2:
             raise NotionalPrecision(f"The notional {to_plain_str(cmd.notional)} USD has more than 2 decimals; USD amounts are "
                                     "kept to the cent.")
         quote, flag, existing, fields, open_cents, costs = await self.trades.read_for_execute(
@@ -337,10 +355,14 @@ class TradeService:
                 _same_request(stored.request_hash, cmd.request_hash)
             return stored
 
+        exit_now = exit_price_from(quote, cmd.side) if quote else base  # the exit side at the fill
         trade = Trade(
             shadow_id=trade_id, uid=uid, symbol=cmd.symbol, side=cmd.side, quantity=quantity, notional=notional,
             entry_price=entry, strategy_id=cmd.strategy_id, source=cmd.source,
             created_at=filled_at or now, created_at_iso=(filled_at or now).isoformat(), current_price=entry,
+            # the specification writes 0.00 at the fill; with costs, minus the entry commission
+            # paid. The first mark, and every metrics read (marked at the live quote), then show
+            # what closing would realize, net of both commissions.
             current_pnl=-fill.commission, received_at=now if filled_at else None,
             cost_model=costs, entry_base_price=base, entry_commission=fill.commission, entry_slippage=fill.slippage,
             request_hash=cmd.request_hash, idempotency_key=cmd.idempotency_key, stop_loss=cmd.stop_loss,
@@ -349,7 +371,7 @@ class TradeService:
         ).with_exits(stop_loss=cmd.stop_loss, take_profit=cmd.take_profit,
                      trailing_stop_percent=cmd.trailing_stop_percent,
                      # the best exit price since the fill starts at the fill quote's exit side
-                     water_mark=exit_price_from(quote, cmd.side) if quote else entry)
+                     water_mark=exit_now)
         stored = await self.trades.create(trade)
         if stored is None:  # a concurrent retry won the create
             stored = await self.trades.get(uid, trade_id)
@@ -383,7 +405,7 @@ class TradeService:
     async def close(self, uid: str, shadow_id: str, *, exit_reason: str, price: Decimal | None = None,
                     closed_at: datetime | None = None, commission: Decimal | None = None,
                     quantity: Decimal | None = None, idempotency_key: str | None = None,
-                    exit_at: Decimal | None = None) -> Trade:
+                    trigger_price: Decimal | None = None) -> Trade:
         """Close an OPEN trade, or ``quantity`` units of it, and realize that P&L.
 
         A partial close (``quantity`` below the open quantity) realizes that part on its
@@ -409,10 +431,13 @@ class TradeService:
             quantity: units to close (None: all that is open).
             idempotency_key: a retried partial close with the same key returns the trade
                 instead of closing another part.
-            exit_at: a paper trade's base exit price, USD per unit, used instead of the
-                quote's exit side (an exit the service triggers: ``core/exits.evaluate``);
-                the live quote must still be there and fresh. Slippage and commission apply
-                on top of it as for any fill.
+            trigger_price: an exit the service triggers: the exit-side quote price (USD per
+                unit) that reached the trade's stop, target or trailing stop. Each attempt
+                re-evaluates the rule (``core/exits.evaluate``) on the trade as just read, so
+                an exit moved or removed meanwhile does not fire (the trade is returned
+                OPEN); the rule's price is the base exit price and its reason the
+                ``exit_reason``. The live quote must still be there and fresh. Slippage and
+                commission apply on top as for any fill.
 
         Returns:
             The trade as written: CLOSED, or OPEN with one more exit (the stored one when it
@@ -425,10 +450,20 @@ class TradeService:
             TradeBusy when other writers kept changing the trade through every attempt;
             StorageRejected when Firestore refused the batch for good (never retried).
         """
+        check_close_quantity(quantity)
         for _ in range(CLOSE_ATTEMPTS):
             trade = await self.get(uid, shadow_id)
-            if not trade.is_open or (idempotency_key and any(e.idempotency_key == idempotency_key for e in trade.exits)):
+            done = [e for e in trade.exits if idempotency_key and e.idempotency_key == idempotency_key]
+            if done and quantity is not None and done[0].quantity != quantize_quantity(quantity):
+                raise IdempotencyKeyReused("This idempotency key already closed another quantity of this trade.")
+            if not trade.is_open or done:
                 return trade
+            trigger = None
+            if trigger_price is not None:
+                trigger = evaluate(trade.exit_plan(), trigger_price).exit
+                if trigger is None:  # its exits changed since the quote was checked: nothing fires
+                    return trade
+                exit_reason = trigger.reason
             part = closing_quantity(trade, quantity)
             client_exit = client_priced(trade.source, price, closed_at, what="exit", commission=commission)
             quote, fields = await self.trades.read_for_close(uid, symbol=None if client_exit else trade.symbol)
@@ -438,7 +473,7 @@ class TradeService:
                     raise ClosedBeforeFilled("closed_at is before the trade's fill time.")
             else:
                 quote = checked_quote(quote, trade.symbol, max_age_seconds=self.settings.MAX_QUOTE_AGE_SECONDS)
-                exit_base = exit_at if exit_at is not None else exit_price_from(quote, trade.side)
+                exit_base = trigger.price if trigger is not None else exit_price_from(quote, trade.side)
                 # the stored close time is the one the aggregates use (not a server timestamp)
                 now = datetime.now(timezone.utc)
             user_settings = settings_of(fields)
@@ -454,6 +489,20 @@ class TradeService:
             if stored is not None:
                 return stored
         raise TradeBusy(f"Shadow trade {shadow_id} kept changing while closing; retry.", headers={"Retry-After": "1"})
+
+    async def _exit_side_now(self, trade: Trade) -> Decimal:
+        """Where a trailing stop added to an open trade starts: the exit side of the live
+        quote (a long's bid, a short's ask) when it is fresh, else that of the quote at the
+        fill, else the entry fill price (USD per unit)."""
+        quote, _ = await self.trades.read_for_close(trade.uid, symbol=trade.symbol)
+        if quote is not None:
+            try:
+                return exit_price_from(checked_quote(quote, trade.symbol,
+                                                     max_age_seconds=self.settings.MAX_QUOTE_AGE_SECONDS), trade.side)
+            except ServiceError:  # stale or unusable: the fill's quote is the better reference
+                pass
+        at_fill = trade.quote_bid if trade.side == "BUY" else trade.quote_ask
+        return at_fill if at_fill is not None else trade.entry_price
 
     async def update_exits(self, uid: str, shadow_id: str, changes: dict[str, Decimal | None]) -> Trade:
         """Move or remove the stop, target and trailing stop of an OPEN trade.
@@ -487,7 +536,9 @@ class TradeService:
             if not changes:
                 return trade
             percent = changes.get("trailing_stop_percent", trade.trailing_stop_percent)
-            water_mark = trade.water_mark if trade.water_mark is not None else (trade.current_price or trade.entry_price)
+            water_mark = trade.water_mark
+            if water_mark is None and percent is not None:
+                water_mark = await self._exit_side_now(trade)
             updated = trade.with_exits(stop_loss=changes.get("stop_loss", trade.stop_loss),
                                        take_profit=changes.get("take_profit", trade.take_profit),
                                        trailing_stop_percent=percent, water_mark=water_mark)

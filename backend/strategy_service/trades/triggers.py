@@ -143,8 +143,9 @@ class TriggerService:
     async def apply(self, trade: Trade, exit_price: Decimal) -> str:
         """Apply the rule to one OPEN trade at the exit price ``exit_price`` (USD per unit).
 
-        An exit closes it with ``TradeService.close(..., exit_reason=<reason>,
-        exit_at=<base price>)``: of concurrent closes (other quotes, the user) exactly one
+        An exit closes it with ``TradeService.close(..., trigger_price=<exit price>)``, which
+        re-evaluates the rule on the trade it reads (an exit moved or removed meanwhile does
+        not fire): of concurrent closes (other quotes, the user) exactly one
         realizes it, and a losing one returns the stored trade. A better price moves the
         water mark (and marks the trade at it) under the trade's precondition, re-read and
         retried on a lost race. Backtest trades are never touched.
@@ -159,9 +160,9 @@ class TriggerService:
                     return UNCHANGED
                 decision = evaluate(trade.exit_plan(), exit_price)
                 if decision.exit is not None:
-                    await self.trades.close(trade.uid, trade.shadow_id, exit_reason=decision.exit.reason,
-                                            exit_at=decision.exit.price)
-                    return CLOSED
+                    closed = await self.trades.close(trade.uid, trade.shadow_id, exit_reason=decision.exit.reason,
+                                                     trigger_price=exit_price)
+                    return UNCHANGED if closed.is_open else CLOSED
                 if decision.water_mark is None:
                     return UNCHANGED
                 moved = trade.with_exits(stop_loss=trade.stop_loss, take_profit=trade.take_profit,

@@ -48,6 +48,10 @@ def test_commission_table(model: CostModel, quantity: str, price: str, commissio
     ("1", "BUY", "1.234567", "1.234691"),    # 1.2346904567
     ("1", "SELL", "1.234567", "1.234443"),   # 1.2344435433
     ("0", "BUY", "100.00", "100.00"),
+    # below 0.1 USD a slipped price keeps 6 significant digits (a sub-cent coin)
+    ("1", "BUY", "0.00001234", "0.0000123413"),   # 0.000012341234, up
+    ("1", "SELL", "0.00001234", "0.0000123387"),  # 0.000012338766, down
+    ("50", "SELL", "0.000001", "0.000000995"),     # never 0
 ])
 def test_slippage_is_against_the_trader(bps: str, side: str, base: str, price: str) -> None:
     assert CostModel(slippage_bps=D(bps)).fill_price(side, D(base)) == D(price)
@@ -72,6 +76,12 @@ def test_a_round_trip_long_then_short_to_the_cent() -> None:
     result = net_pnl(entry_price=entry.price, exit_price=exit_.price, quantity=D("10"), side="SELL",
                      commission=entry.commission + exit_.commission)
     assert (result.gross, result.net, result.net_percent) == (D("99.05"), D("97.05"), D("9.71"))
+
+
+def test_slippage_on_a_sub_cent_price_is_its_bps() -> None:
+    fill = fill_with_costs(CostModel(slippage_bps=D("1")), "BUY", base_price=D("0.00001234"),
+                           quantity=D("100000000"))
+    assert (fill.price, fill.slippage) == (D("0.0000123413"), D("0.13"))  # 1 bps of 1,234 USD, against the trader
 
 
 def test_a_fill_may_carry_its_own_commission() -> None:

@@ -81,7 +81,8 @@ def test_the_rule_table(plan, exit_price, expected):
     ("BUY", D("1.000005"), D("50"), D("0.500003")),  # 0.5000025: half up
     ("SELL", D("1.000005"), D("50"), D("1.500008")),  # 1.5000075: half up
     ("BUY", D("1.234567"), D("1"), D("1.222221")),  # 1.22222133
-    ("SELL", D("0.000001"), D("10"), D("0.000001")),  # 0.0000011
+    ("SELL", D("0.000001"), D("10"), D("0.00000110000")),  # below 0.1 USD: 6 significant digits
+    ("BUY", D("0.00001234"), D("1"), D("0.0000122166")),  # 0.0000122166
 ])
 def test_trailing_stop_price_is_quantized_half_up_to_a_millionth(side, mark, percent, stop):
     assert trailing_stop_price(side, mark, percent) == stop
