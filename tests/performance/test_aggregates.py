@@ -1,6 +1,7 @@
-"""The aggregates maintained at close, on the emulator: a randomized run of executes and
-closes across many days whose aggregates and served metrics equal a full recomputation
-(``verify``), through the checkpoint's fast and fallback paths."""
+"""The aggregates maintained at close, on the emulator: a randomized run of executes,
+closes and partial closes with trading costs across many days whose aggregates and served
+metrics equal a full recomputation (``verify``), through the checkpoint's fast and fallback
+paths."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ class TestRandomizedRunEqualsFullRecomputation:
     async def test_random_executes_and_closes_across_many_days(self, client, auth, publish, execute, db, services):
         rng = random.Random(20261122)
         symbols, strategies = ["AAPL", "MSFT", "BRK.B"], ["ma.cross:v1", "s2"]
+        # trading costs: a percent with a minimum, and per unit with slippage
+        await client.put("/strategies/ma.cross:v1/costs", headers=auth(),
+                         json={"commission_percent": "0.05", "commission_min": "1"})
+        await client.put("/strategies/s2/costs", headers=auth(),
+                         json={"commission_per_unit": "0.005", "commission_min": "0.35", "slippage_bps": "2"})
         base = datetime(2023, 3, 1, 14, 30, tzinfo=timezone.utc)
 
         async def backtest_trade(i: int) -> None:
@@ -32,10 +38,20 @@ class TestRandomizedRunEqualsFullRecomputation:
                 body["risk_amount"] = str(rng.randrange(1, 300))
             r = await client.post("/trades/execute", json=body, headers=auth())
             assert r.status_code == 201, r.text
+            trade = r.json()
+            if rng.random() < 0.3:  # a part closed earlier (some stay open with it)
+                part = fill + (close - fill) * rng.random()
+                r = await client.post("/trades/close-shadow", headers=auth(), json={
+                    "shadow_id": trade["id"], "price": f"{rng.randrange(5000, 20000) / 100}",
+                    "closed_at": part.isoformat(), "quantity": str(max(1, int(body["quantity"]) // 3)),
+                    **({"commission": "0.35"} if rng.random() < 0.3 else {})})
+                assert r.status_code == 200, r.text
+                if r.json()["status"] == "CLOSED":
+                    return
             if rng.random() < 0.9:  # some stay open
                 price = f"{rng.randrange(5000, 20000) / 100}"
                 r = await client.post("/trades/close-shadow", headers=auth(), json={
-                    "shadow_id": r.json()["id"], "price": price, "closed_at": close.isoformat()})
+                    "shadow_id": trade["id"], "price": price, "closed_at": close.isoformat()})
                 assert r.status_code == 200, r.text
 
         # closes arrive out of order and concurrently (batches of 20 in flight);
