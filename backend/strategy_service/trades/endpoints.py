@@ -14,6 +14,9 @@ from ..api.routing import DecimalJSONRoute
 from ..api.schemas import ID_PATTERN
 from ..quotes.errors import NoQuoteToFill, QuoteInvalid, QuoteStale
 from .errors import (
+    CloseTargetRequired,
+    ExecutionIdRequired,
+    NoOpenLivePosition,
     CloseQuantityExceedsOpen,
     InvalidCloseQuantity,
     TooManyExits,
@@ -66,7 +69,7 @@ def request_fingerprint(req: ExecuteTradeRequest) -> str:
                                  NotionalTooSmall, NotionalLimitExceeded, OpenNotionalLimitExceeded, NoQuoteToFill,
                                  QuoteStale, QuoteInvalid,
                                  IdempotencyKeyReused, IdempotencyKeyMismatch, PriceNotAllowed, BacktestFillRequired,
-                                 TimeInFuture, StopLossWrongSide, TakeProfitWrongSide, TrailingStopInvalid,
+                                 TimeInFuture, ExecutionIdRequired, StopLossWrongSide, TakeProfitWrongSide, TrailingStopInvalid,
                                  TradeBusy))
 async def execute_trade(
     body: ExecuteTradeRequest,
@@ -101,7 +104,7 @@ async def execute_trade(
              responses=responses(TradeNotFound, NoQuoteToFill, QuoteStale, QuoteInvalid, PriceNotAllowed,
                                  BacktestFillRequired, TimeInFuture, ClosedBeforeFilled, InvalidCloseQuantity,
                                  QuantityPrecision, CloseQuantityExceedsOpen, TooManyExits, IdempotencyKeyReused,
-                                 TradeBusy))
+                                 CloseTargetRequired, ExecutionIdRequired, NoOpenLivePosition, TradeBusy))
 async def close_shadow_trade(body: CloseShadowTradeRequest, user: CurrentUser, trades: TradesDep) -> dict[str, Any]:
     """A long exits at the bid, a short at the ask (else the quote's price); a backtest
     trade exits at the given ``price`` and ``closed_at``. The exit pays the slippage and
@@ -109,9 +112,21 @@ async def close_shadow_trade(body: CloseShadowTradeRequest, user: CurrentUser, t
     entry and exit commissions (``gross_pnl - commission``). With ``quantity`` below the
     open quantity, that part is realized and the rest stays OPEN (``exits`` lists the exit
     fills). Closing a closed trade returns its stored result."""
+    if body.source == "live" and body.shadow_id is None:
+        if not body.strategy_id or not body.symbol:
+            raise CloseTargetRequired("A live close names the position: strategy_id and symbol (or its shadow_id).")
+        closed = await trades.close_live(user.uid, strategy_id=body.strategy_id, symbol=body.symbol,
+                                         price=body.price, closed_at=body.closed_at, commission=body.commission,
+                                         quantity=body.quantity, execution_id=body.execution_id,
+                                         exit_reason=body.exit_reason)
+        return trade_view(closed)
+    if body.shadow_id is None:
+        raise CloseTargetRequired("Give the shadow_id of the trade to close (or source \"live\" with strategy_id "
+                                  "and symbol).")
     closed = await trades.close(user.uid, body.shadow_id, exit_reason=body.exit_reason, price=body.price,
                                 closed_at=body.closed_at, commission=body.commission, quantity=body.quantity,
-                                idempotency_key=body.idempotency_key)
+                                idempotency_key=body.idempotency_key or body.execution_id,
+                                execution_id=body.execution_id)
     return trade_view(closed)
 
 

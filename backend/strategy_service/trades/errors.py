@@ -173,3 +173,25 @@ class TradeClosed(StateConflict):
 
     code = "trade_closed"
     description = "The trade is closed; its stop and target can no longer change."
+
+
+class ExecutionIdRequired(InvalidRequest):
+    """A live fill without the broker's execution id."""
+
+    code = "execution_id_required"
+    description = "A live fill needs the broker's execution_id."
+
+
+class NoOpenLivePosition(StateConflict):
+    """A live close found no OPEN live trade of that strategy and symbol."""
+
+    code = "no_open_live_position"
+    description = "There is no open live position of that strategy and symbol to close."
+
+
+class CloseTargetRequired(InvalidRequest):
+    """A close names neither a trade (``shadow_id``) nor a live position (``source: live``,
+    ``strategy_id``, ``symbol``)."""
+
+    code = "close_target_required"
+    description = "Give shadow_id, or source \"live\" with strategy_id and symbol."

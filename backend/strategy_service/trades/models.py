@@ -24,7 +24,7 @@ LIVE = "live"
 
 #: Client identifiers stored as sent (strings), when sent.
 CLIENT_FIELDS = ("broker_account_id", "instrument_type", "order_type", "time_in_force", "signal_id",
-                 "allocation_id", "correlation_id", "execution_id")
+                 "allocation_id", "correlation_id", "execution_id", "broker_order_id", "broker")
 
 
 @dataclass(frozen=True)

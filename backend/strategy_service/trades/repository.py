@@ -38,6 +38,7 @@ from .models import (
     CLOSED,
     EXIT_FILL_DECIMALS,
     EXIT_FILL_FIELDS,
+    LIVE,
     OPEN,
     PAPER,
     TRADE_FIELDS,
@@ -52,6 +53,9 @@ SHADOW_TRADES = "shadowTradeHistory"
 OPEN_NOTIONAL = "openNotional"
 OPEN_NOTIONAL_SHARDS = 8
 PAPER_ORDERS = "paper_orders"
+#: ``users/{uid}/liveExecutions/{execution_id}``: the trade a live close execution closed (a
+#: re-sent close finds it; written in the close's batch).
+LIVE_EXECUTIONS = "liveExecutions"
 SYSTEM_STATUS = "systemStatus"
 
 _DECIMALS = {"quantity", "notional", "entry_price", "current_price", "current_pnl", "pnl_percent", "stop_loss",
@@ -76,7 +80,7 @@ def trigger_map(trade: Trade) -> dict[str, Any] | None:
     """The ``trigger`` map of an OPEN paper trade with exits; None for a trade without
     any, a CLOSED trade or a backtest (replays close their own trades, never live quotes)."""
     plan = trade.exit_plan()
-    if trade.source == BACKTEST or not trade.is_open or not plan.has_exits:
+    if trade.source != PAPER or not trade.is_open or not plan.has_exits:
         return None
     limits = thresholds(plan)
     out: dict[str, Any] = {"key": exit_key(trade.symbol, trade.side)}
@@ -399,6 +403,24 @@ class TradeRepository(Repository):
         query = self.client.collection(USERS, uid, SHADOW_TRADES)
         async for snap in query.stream(retry=self.retry, timeout=self.timeout):
             yield _trade(snap)
+
+    async def oldest_open_live(self, uid: str, *, strategy_id: str, symbol: str) -> Trade | None:
+        """The user's oldest OPEN live trade of ``strategy_id`` in ``symbol``, or None (index
+        ``status, source, strategy_id, symbol, created_at``)."""
+        query = (self.client.collection(USERS, uid, SHADOW_TRADES)
+                 .where(filter=firestore.FieldFilter("status", "==", OPEN))
+                 .where(filter=firestore.FieldFilter("source", "==", LIVE))
+                 .where(filter=firestore.FieldFilter("strategy_id", "==", strategy_id))
+                 .where(filter=firestore.FieldFilter("symbol", "==", symbol))
+                 .order_by("created_at").order_by("__name__").limit(1))
+        found = [_trade(s) async for s in query.stream(retry=self.retry, timeout=self.timeout)]
+        return found[0] if found else None
+
+    async def live_execution(self, uid: str, execution_id: str) -> str | None:
+        """The shadow id a live close execution closed, or None."""
+        snap = await self.client.collection(USERS, uid, LIVE_EXECUTIONS).document(execution_id).get(
+            retry=self.retry, timeout=self.timeout)
+        return (snap.to_dict() or {}).get("trade_id") if snap.exists else None
 
     async def open_trades(self, uid: str) -> list[Trade]:
         """The user's OPEN trades (one query; as many reads as open positions)."""

@@ -46,7 +46,11 @@ class ExecuteTradeRequest(Strict):
     signal_id: ClientId | None = None
     allocation_id: ClientId | None = None
     correlation_id: ClientId | None = None
+    #: The broker's execution id: required for a live fill (its idempotency key).
     execution_id: ClientId | None = None
+    #: A live fill's broker order id and broker name, stored as sent.
+    broker_order_id: ClientId | None = None
+    broker: ClientId | None = None
     idempotency_key: ClientId | None = None
     #: Protective stop price, USD per unit; the trade's risk is |entry - stop_loss| x quantity.
     stop_loss: PositiveAmount | None = None
@@ -59,7 +63,9 @@ class ExecuteTradeRequest(Strict):
     trailing_stop_percent: TrailingPercent | None = None
     #: ``paper`` (default): filled at the live quote, at server time. ``backtest``: a
     #: historical replay; the client gives the bar's fill ``price`` and ``filled_at``.
-    source: Literal["paper", "backtest"] = "paper"
+    #: ``live``: a real broker execution, recorded as it happened (``price``, ``filled_at``,
+    #: ``commission``, ``execution_id``); never priced from live quotes.
+    source: Literal["paper", "backtest", "live"] = "paper"
     #: Backtest fill price, USD per unit (refused for paper trades).
     price: PositiveAmount | None = None
     #: Backtest fill time, ISO 8601 with a UTC offset (refused for paper trades).
@@ -84,9 +90,21 @@ class ExecuteTradeRequest(Strict):
 
 
 class CloseShadowTradeRequest(Strict):
-    """``POST /trades/close-shadow``."""
+    """``POST /trades/close-shadow``: a trade by ``shadow_id``, or a live position by
+    ``source: "live"``, ``strategy_id`` and ``symbol`` (its oldest OPEN live trade)."""
 
-    shadow_id: Annotated[str, Field(pattern=TRADE_ID_PATTERN)]
+    shadow_id: Annotated[str, Field(pattern=TRADE_ID_PATTERN)] | None = None
+    #: ``live``: close the oldest OPEN live trade of ``strategy_id`` in ``symbol``.
+    source: Literal["live"] | None = None
+    strategy_id: ClientId | None = None
+    symbol: Symbol | None = None
+    #: A live close's broker execution id (required with ``source: live``).
+    execution_id: ClientId | None = None
+
+    @field_validator("symbol", mode="after")
+    @classmethod
+    def _upper_symbol(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
     exit_reason: Annotated[str, Field(min_length=1, max_length=200)] = "Manual close"
     #: Backtest trades only: the exit price, USD per unit (refused for paper trades).
     price: PositiveAmount | None = None

@@ -25,7 +25,7 @@ from ..core.money import (
     usd_from_cents,
 )
 from ..core.aggregates import ClosedTrade
-from ..core.costs import Fill, fill_with_costs
+from ..core.costs import CostModel, Fill, fill_with_costs
 from ..core.pnl import NetPnl, OpenPosition, compute_trade_pnl, exit_side
 from ..core.errors import ServiceError
 from ..core.exits import evaluate, stop_on_right_side, target_on_right_side, trailing_percent_valid
@@ -38,6 +38,8 @@ from .errors import (
     InvalidCloseQuantity,
     InvalidCursor,
     ClosedBeforeFilled,
+    ExecutionIdRequired,
+    NoOpenLivePosition,
     IdempotencyKeyReused,
     NotionalLimitExceeded,
     NotionalPrecision,
@@ -56,8 +58,8 @@ from .errors import (
     TradeNotFound,
     TrailingStopInvalid,
 )
-from .models import BACKTEST, ExecuteCommand, ExitFill, PaperOrder, Trade
-from .repository import TradeRepository
+from .models import BACKTEST, LIVE, ExecuteCommand, ExitFill, PaperOrder, Trade
+from .repository import LIVE_EXECUTIONS, TradeRepository
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ MAX_CLOCK_SKEW_SECONDS = 300
 
 def client_priced(source: str, price: Decimal | None, moment: datetime | None, *,
                   what: str, commission: Decimal | None = None) -> tuple[Decimal, datetime] | None:
-    """The client's fill price and time for a backtest trade; None for a paper trade.
+    """The client's fill price and time for a backtest or live trade; None for a paper trade.
 
     Args:
         what: ``"fill"`` or ``"exit"`` (names the time field in messages).
@@ -83,7 +85,7 @@ def client_priced(source: str, price: Decimal | None, moment: datetime | None, *
         TimeInFuture: more than :data:`MAX_CLOCK_SKEW_SECONDS` ahead.
     """
     time_field = "filled_at" if what == "fill" else "closed_at"
-    if source != BACKTEST:
+    if source not in (BACKTEST, LIVE):
         if price is not None or moment is not None:
             raise PriceNotAllowed(
                 f"A paper trade fills at the live quote at server time; price and {time_field} "
@@ -93,6 +95,8 @@ def client_priced(source: str, price: Decimal | None, moment: datetime | None, *
                                   "only accepted for backtest fills.")
         return None
     if price is None or moment is None:
+        if source == LIVE:
+            raise BacktestFillRequired(f"A live fill needs the broker's {what} price and {time_field}.")
         raise BacktestFillRequired(f"A backtest trade needs the {what} price and {time_field} of its bar.")
     moment = moment.astimezone(timezone.utc)
     if (moment - datetime.now(timezone.utc)).total_seconds() > MAX_CLOCK_SKEW_SECONDS:
@@ -290,7 +294,14 @@ class TradeService:
             raise QuantityOrNotionalRequired("Give a quantity or a notional (USD) for the trade.")
         client_fill = client_priced(cmd.source, cmd.price, cmd.filled_at, what="fill", commission=cmd.commission)
         check_trailing(cmd.trailing_stop_percent)
-        trade_id = idempotent_id(uid, cmd.idempotency_key) if cmd.idempotency_key else uuid.uuid4().hex
+        live = cmd.source == LIVE
+        key = cmd.idempotency_key
+        if live:  # the broker's execution id is the natural key of a live fill
+            execution_id = cmd.client.get("execution_id")
+            if not execution_id:
+                raise ExecutionIdRequired("A live fill needs the broker's execution_id (it makes re-sends idempotent).")
+            key = key or f"live-execution\x00{execution_id}"
+        trade_id = idempotent_id(uid, key) if key else uuid.uuid4().hex
         if cmd.quantity is not None and decimals(cmd.quantity) > 6:
             raise QuantityPrecision(f"The quantity {to_plain_str(cmd.quantity)} has more than 6 decimals; the service keeps "
                                     "quantities to 0.000001 units.")
@@ -298,8 +309,10 @@ class TradeService:
             raise NotionalPrecision(f"The notional {to_plain_str(cmd.notional)} USD has more than 2 decimals; USD amounts are "
                                     "kept to the cent.")
         quote, flag, existing, fields, open_cents, costs = await self.trades.read_for_execute(
-            uid, symbol=None if client_fill else cmd.symbol, trade_id=trade_id if cmd.idempotency_key else None,
+            uid, symbol=None if client_fill else cmd.symbol, trade_id=trade_id if key else None,
             strategy_id=cmd.strategy_id)
+        if live:  # the broker's price is the fill: no modelled slippage, the broker's commission
+            costs = CostModel()
         # a backtest is a replay of history: it never reaches a broker, whatever the mode
         shadow = True if client_fill or flag is None else flag
         if existing is not None:  # a retry must not need a fresh quote to get its answer back
@@ -323,12 +336,12 @@ class TradeService:
                 raise NotionalTooSmall(f"{quantity} {cmd.symbol} at {entry} is worth less than 0.01 USD.")
             limits = settings_of(fields)
             limit = limits.max_trade_notional or Decimal(self.settings.MAX_TRADE_NOTIONAL_USD)
-            if notional > limit:
+            if notional > limit and not live:  # a live fill happened: it is recorded, never refused
                 raise NotionalLimitExceeded(f"{quantity} {cmd.symbol} at {entry} is {notional} USD, above the "
                                             f"maximum of {limit} USD per trade.")
             open_limit = limits.max_open_notional or Decimal(self.settings.MAX_OPEN_NOTIONAL_USD)
             open_now = usd_from_cents(open_cents)
-            if shadow and open_now + notional > open_limit:
+            if shadow and not live and open_now + notional > open_limit:
                 raise OpenNotionalLimitExceeded(
                     f"{notional} USD more would take your open positions to {open_now + notional} USD, above the "
                     f"maximum of {open_limit} USD; close some first.")
@@ -405,7 +418,7 @@ class TradeService:
     async def close(self, uid: str, shadow_id: str, *, exit_reason: str, price: Decimal | None = None,
                     closed_at: datetime | None = None, commission: Decimal | None = None,
                     quantity: Decimal | None = None, idempotency_key: str | None = None,
-                    trigger_price: Decimal | None = None) -> Trade:
+                    trigger_price: Decimal | None = None, execution_id: str | None = None) -> Trade:
         """Close an OPEN trade, or ``quantity`` units of it, and realize that P&L.
 
         A partial close (``quantity`` below the open quantity) realizes that part on its
@@ -431,6 +444,8 @@ class TradeService:
             quantity: units to close (None: all that is open).
             idempotency_key: a retried partial close with the same key returns the trade
                 instead of closing another part.
+            execution_id: a live close's broker execution id (recorded so that a re-sent
+                close finds the trade it closed: :meth:`close_live`).
             trigger_price: an exit the service triggers: the exit-side quote price (USD per
                 unit) that reached the trade's stop, target or trailing stop. Each attempt
                 re-evaluates the rule (``core/exits.evaluate``) on the trade as just read, so
@@ -485,6 +500,8 @@ class TradeService:
             after = replace(after, last_updated=datetime.now(timezone.utc))
             facts = [(g.number, realization.facts(g.timezone)) for g in generations]
             writes = self.aggregates.writes_for_close(uid, facts, min_shards=user_settings.min_shards)
+            if execution_id:
+                writes.append((LIVE_EXECUTIONS, execution_id, {"trade_id": shadow_id, "closed_at": now}))
             stored = await self.trades.close(after, writes=writes, freed_notional=after.exits[-1].notional)
             if stored is not None:
                 return stored
@@ -503,6 +520,31 @@ class TradeService:
                 pass
         at_fill = trade.quote_bid if trade.side == "BUY" else trade.quote_ask
         return at_fill if at_fill is not None else trade.entry_price
+
+    async def close_live(self, uid: str, *, strategy_id: str, symbol: str, price: Decimal | None,
+                         closed_at: datetime | None, commission: Decimal | None, quantity: Decimal | None,
+                         execution_id: str | None, exit_reason: str) -> Trade:
+        """Record a live close execution: close ``quantity`` (None: all that is open) of the
+        oldest OPEN live trade of ``strategy_id`` in ``symbol`` at the broker's ``price``,
+        ``closed_at`` and ``commission`` (USD), through :meth:`close`. With an
+        ``execution_id``, a re-sent execution returns the trade it closed, nothing closed
+        twice.
+
+        Raises:
+            ExecutionIdRequired; NoOpenLivePosition (nothing written); the errors of :meth:`close`.
+        """
+        if not execution_id:
+            raise ExecutionIdRequired("A live close needs the broker's execution_id (it makes re-sends idempotent).")
+        check_close_quantity(quantity)
+        done = await self.trades.live_execution(uid, execution_id)
+        if done is not None:
+            return await self.get(uid, done)
+        trade = await self.trades.oldest_open_live(uid, strategy_id=strategy_id, symbol=symbol)
+        if trade is None:
+            raise NoOpenLivePosition(f"No open live position of strategy {strategy_id} in {symbol} to close.")
+        return await self.close(uid, trade.shadow_id, exit_reason=exit_reason, price=price, closed_at=closed_at,
+                                commission=commission, quantity=quantity, idempotency_key=execution_id,
+                                execution_id=execution_id)
 
     async def update_exits(self, uid: str, shadow_id: str, changes: dict[str, Decimal | None]) -> Trade:
         """Move or remove the stop, target and trailing stop of an OPEN trade.

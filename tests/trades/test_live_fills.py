@@ -1,0 +1,89 @@
+"""Live fills (real broker executions) over the API, on the Firestore emulator."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from tests.support import trade_doc
+
+T0 = (datetime.now(timezone.utc) - timedelta(days=3)).replace(hour=15, minute=0, second=0, microsecond=0)
+
+
+def live(**extra):
+    body = {"symbol": "NOQT", "side": "BUY", "quantity": "10", "strategy_id": "s1", "source": "live",
+            "price": "100.05", "filled_at": T0.isoformat(), "commission": "0.35", "execution_id": "E-1",
+            "broker_order_id": "O-9", "broker": "ibkr", "signal_id": "sig-1"}
+    body.update(extra)
+    return body
+
+
+class TestLiveExecute:
+    async def test_unauthenticated_is_401(self, client):
+        assert (await client.post("/trades/execute", json=live())).status_code == 401
+
+    async def test_a_live_fill_is_recorded_as_it_happened(self, client, auth, db, services):
+        # a cost model for the strategy does not apply: the broker's price and commission are facts
+        await client.put("/strategies/s1/costs", json={"commission_per_order": "9", "slippage_bps": "50"},
+                         headers=auth())
+        r = await client.post("/trades/execute", json=live(), headers=auth())  # no quote of NOQT exists
+        assert r.status_code == 201, r.text
+        t = r.json()
+        assert (t["source"], t["status"], t["entry_price"], t["entry_commission"], t["notional"]) == (
+            "live", "OPEN", "100.05", "0.35", "1000.50")
+        assert (t["execution_id"], t["broker_order_id"], t["broker"], t["signal_id"]) == ("E-1", "O-9", "ibkr", "sig-1")
+        assert t["created_at"].startswith(T0.date().isoformat())
+        # the same execution again: the same trade, nothing recorded twice
+        again = await client.post("/trades/execute", json=live(), headers=auth())
+        assert again.status_code == 201 and again.json()["id"] == t["id"]
+        other = await client.post("/trades/execute", json=live(price="100.06"), headers=auth())
+        assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+        assert (await trade_doc(db, "alice", t["id"]))["entry_price"] == "100.05"
+
+    async def test_bad_live_fills_are_refused(self, client, auth):
+        for body, code in (
+            ({**live(), "execution_id": None}, "execution_id_required"),
+            ({**live(), "price": None}, "backtest_fill_required"),
+            (live(filled_at=(datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()), "time_in_future"),
+            (live(commission="-1"), "validation_error"),
+        ):
+            r = await client.post("/trades/execute", json={k: v for k, v in body.items() if v is not None},
+                                  headers=auth())
+            assert r.status_code == 422, body
+            assert r.json()["error"]["code"] == code, (body, r.json())
+
+
+class TestLiveClose:
+    async def test_unauthenticated_is_401(self, client):
+        r = await client.post("/trades/close-shadow", json={"source": "live", "strategy_id": "s1", "symbol": "NOQT"})
+        assert r.status_code == 401
+
+    async def test_parts_close_the_oldest_position_once_each(self, client, auth, services):
+        first = (await client.post("/trades/execute", json=live(), headers=auth())).json()
+        second = (await client.post("/trades/execute", json=live(execution_id="E-2", filled_at=(T0 + timedelta(
+            minutes=5)).isoformat()), headers=auth())).json()
+
+        async def close(execution_id, quantity=None, price="101.00"):
+            body = {"source": "live", "strategy_id": "s1", "symbol": "noqt", "price": price, "commission": "0.35",
+                    "closed_at": (T0 + timedelta(hours=1)).isoformat(), "execution_id": execution_id}
+            if quantity:
+                body["quantity"] = quantity
+            return await client.post("/trades/close-shadow", json=body, headers=auth())
+
+        r = await close("X-1", "4")
+        assert r.status_code == 200, r.text
+        assert (r.json()["id"], r.json()["open_quantity"]) == (first["id"], "6.000000")
+        again = await close("X-1", "4")  # re-sent: nothing closed twice
+        assert (again.json()["id"], again.json()["open_quantity"]) == (first["id"], "6.000000")
+        r = await close("X-2")  # the rest of the oldest
+        assert (r.json()["id"], r.json()["status"]) == (first["id"], "CLOSED")
+        # (101.00 - 100.05) x 10 = 9.50 gross; 0.35 entry + 0.35 + 0.35 exits
+        assert (r.json()["gross_pnl"], r.json()["commission"], r.json()["realized_pnl"]) == ("9.50", "1.05", "8.45")
+        r = await close("X-3")
+        assert (r.json()["id"], r.json()["status"]) == (second["id"], "CLOSED")
+        r = await close("X-4")
+        assert r.status_code == 409 and r.json()["error"]["code"] == "no_open_live_position"
+        r = await client.post("/trades/close-shadow", json={"source": "live", "symbol": "NOQT"}, headers=auth())
+        assert r.status_code == 422 and r.json()["error"]["code"] == "close_target_required"
+        dash = (await client.get("/trades/shadow/dashboard", params={"source": "live"}, headers=auth())).json()
+        assert dash["total_trades"] == 2
+        assert await services.maintenance.verify("alice") == []
