@@ -37,6 +37,9 @@ from .trades.service import TradeService
 from .trades.triggers import TriggerService
 from .users import endpoints as users
 from .users.repository import UserRepository
+from .shortfall import endpoints as shortfall
+from .shortfall.repository import ShortfallRepository
+from .shortfall.service import ShortfallService
 from .users.service import UserService
 from .web import endpoints as web
 
@@ -64,6 +67,7 @@ def build_services(storage: Storage, settings: Settings) -> Services:
         performance=performance_service,
         maintenance=maintenance,
         strategies=strategy_service,
+        shortfall=ShortfallService(ShortfallRepository(storage), user_service, performance_service),
     )
 
 
@@ -110,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
     app.include_router(health.router)
     app.include_router(performance.router)  # before trades: /trades/shadow/metrics is not a trade id
+    app.include_router(shortfall.router)
     app.include_router(trades.router)
     app.include_router(quotes.router)
     app.include_router(users.router)

@@ -19,6 +19,7 @@ from ..performance.service import PerformanceService
 from ..quotes.errors import PublisherRoleRequired
 from ..quotes.service import QuoteService
 from ..storage.client import Storage
+from ..shortfall.service import ShortfallService
 from ..strategies.service import StrategyService
 from ..trades.service import TradeService
 from ..trades.triggers import TriggerService
@@ -39,6 +40,7 @@ class Services:
     performance: PerformanceService
     maintenance: Maintenance
     strategies: StrategyService
+    shortfall: ShortfallService
 
 
 async def get_services(request: Request) -> Services:
@@ -108,8 +110,13 @@ async def _strategies(services: ServicesDep) -> StrategyService:
     return services.strategies
 
 
+async def _shortfall(services: ServicesDep) -> ShortfallService:
+    return services.shortfall
+
+
 TradesDep = Annotated[TradeService, Depends(_trades)]
 QuotesDep = Annotated[QuoteService, Depends(_quotes)]
 UsersDep = Annotated[UserService, Depends(_users)]
 PerformanceDep = Annotated[PerformanceService, Depends(_performance)]
 StrategiesDep = Annotated[StrategyService, Depends(_strategies)]
+ShortfallDep = Annotated[ShortfallService, Depends(_shortfall)]

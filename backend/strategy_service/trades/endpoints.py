@@ -118,7 +118,7 @@ async def close_shadow_trade(body: CloseShadowTradeRequest, user: CurrentUser, t
         closed = await trades.close_live(user.uid, strategy_id=body.strategy_id, symbol=body.symbol,
                                          price=body.price, closed_at=body.closed_at, commission=body.commission,
                                          quantity=body.quantity, execution_id=body.execution_id,
-                                         exit_reason=body.exit_reason)
+                                         exit_reason=body.exit_reason, signal_id=body.signal_id)
         return trade_view(closed)
     if body.shadow_id is None:
         raise CloseTargetRequired("Give the shadow_id of the trade to close (or source \"live\" with strategy_id "
@@ -126,7 +126,7 @@ async def close_shadow_trade(body: CloseShadowTradeRequest, user: CurrentUser, t
     closed = await trades.close(user.uid, body.shadow_id, exit_reason=body.exit_reason, price=body.price,
                                 closed_at=body.closed_at, commission=body.commission, quantity=body.quantity,
                                 idempotency_key=body.idempotency_key or body.execution_id,
-                                execution_id=body.execution_id)
+                                execution_id=body.execution_id, signal_id=body.signal_id)
     return trade_view(closed)
 
 

@@ -46,6 +46,7 @@ class ExitFill:
         closed_at: when it filled; exit_reason: why.
         agg_gen: the newest aggregate generation it was added to (never shown).
         idempotency_key: the close request's key, when it sent one (a retry finds it).
+        signal_id: the exit signal the close executed, when sent.
     """
 
     realization_id: str
@@ -63,6 +64,7 @@ class ExitFill:
     exit_reason: str
     agg_gen: int
     idempotency_key: str | None = None
+    signal_id: str | None = None
 
 
 #: Stored/API names of :class:`ExitFill`, and those that hold decimals.
@@ -99,6 +101,9 @@ class Trade:
         cost_model: the cost model applied to its fills (a copy taken at entry: later
             changes of the strategy's model never reprice it); None for trades made before
             costs existed (no costs).
+        decision_price, decided_at: the quote when the signal arrived (the mid of bid and
+            ask, else the last price; a backtest's bar price) and when (paper and backtest
+            fills; the benchmark of the implementation shortfall, docs/shortfall.md).
         entry_base_price: the entry's price before slippage (quote side or bar price);
             entry_commission, entry_slippage: USD charged on / inside the entry fill.
         open_quantity: units still open (None: ``quantity``, a trade from before partial
@@ -145,6 +150,8 @@ class Trade:
     received_at: datetime | None = None
     last_updated: datetime | None = None
     cost_model: CostModel | None = None
+    decision_price: Decimal | None = None
+    decided_at: datetime | None = None
     open_quantity: Decimal | None = None
     exits: tuple[ExitFill, ...] = ()
     entry_base_price: Decimal | None = None

@@ -29,6 +29,7 @@ from ..core.pnl import BUY
 from ..performance.repository import AggregateRepository, stable_hash
 from ..quotes.models import Quote
 from ..quotes.repository import LIVE_QUOTES, quote_of
+from ..shortfall.repository import stage_signal
 from ..storage.client import USERS, Repository
 from ..strategies.repository import DEFAULT_COSTS_ID, strategy_ref
 from ..users.repository import settings_fields, settings_ref
@@ -61,7 +62,7 @@ SYSTEM_STATUS = "systemStatus"
 _DECIMALS = {"quantity", "notional", "entry_price", "current_price", "current_pnl", "pnl_percent", "stop_loss",
              "risk_amount", "quote_bid", "quote_ask", "exit_price", "realized_pnl", "realized_pnl_percent",
              "entry_base_price", "entry_commission", "entry_slippage", "exit_base_price", "exit_commission",
-             "exit_slippage", "gross_pnl", "commission", "slippage", "open_quantity",
+             "exit_slippage", "gross_pnl", "commission", "slippage", "open_quantity", "decision_price",
              "take_profit", "trailing_stop_percent", "water_mark", "trailing_stop"}
 #: The exits of a trade as stored (decimal strings; removed when None).
 _EXIT_FIELDS = ("stop_loss", "take_profit", "trailing_stop_percent", "water_mark", "trailing_stop")
@@ -134,7 +135,8 @@ def trade_of(doc: dict[str, Any], version: Any = None) -> Trade:
             value = doc.get("final_pnl_percent")
         if name in _DECIMALS:
             value = _decimal(value, name)
-        elif name in ("created_at", "closed_at", "received_at", "last_updated") and not isinstance(value, datetime):
+        elif name in ("created_at", "closed_at", "received_at", "last_updated", "decided_at") and not isinstance(
+                value, datetime):
             value = None
         elif name == "agg_gen" and value is not None:
             value = int(value)
@@ -240,6 +242,7 @@ class TradeRepository(Repository):
         ref = self._ref(trade.uid, trade.shadow_id)
         batch = self.client.batch()
         batch.create(ref, trade_document(trade))
+        stage_signal(self.client, batch, trade)  # its signal's fills, for the shortfall
         batch.set(self._open_shard(trade), {"cents": firestore.Increment(cents_of(trade.notional))}, merge=True)
         try:
             results = await batch.commit(retry=self.retry, timeout=self.timeout)

@@ -100,6 +100,8 @@ class CloseShadowTradeRequest(Strict):
     symbol: Symbol | None = None
     #: A live close's broker execution id (required with ``source: live``).
     execution_id: ClientId | None = None
+    #: The exit signal this close executes (recorded on the exit fill).
+    signal_id: ClientId | None = None
 
     @field_validator("symbol", mode="after")
     @classmethod

@@ -28,6 +28,7 @@ from ..core.aggregates import ClosedTrade
 from ..core.costs import CostModel, Fill, fill_with_costs
 from ..core.pnl import NetPnl, OpenPosition, compute_trade_pnl, exit_side
 from ..core.errors import ServiceError
+from ..core.shortfall import decision_price_of
 from ..core.exits import evaluate, stop_on_right_side, target_on_right_side, trailing_percent_valid
 from ..performance.repository import AggregateRepository
 from ..quotes.service import checked_quote, entry_price_from, exit_price_from
@@ -185,7 +186,7 @@ def closing_quantity(trade: Trade, quantity: Decimal | None) -> Decimal:
 
 
 def realize(trade: Trade, exit_fill: Fill, *, exit_reason: str, closed_at: datetime, agg_gen: int,
-            idempotency_key: str | None = None) -> tuple[Trade, ClosedTrade]:
+            idempotency_key: str | None = None, signal_id: str | None = None) -> tuple[Trade, ClosedTrade]:
     """The trade after ``exit_fill`` (of ``exit_fill.quantity`` units, at most what is open)
     and the realization it adds to the aggregates. Pure.
 
@@ -217,7 +218,8 @@ def realize(trade: Trade, exit_fill: Fill, *, exit_reason: str, closed_at: datet
     exit_ = ExitFill(realization_id=realization_id, quantity=part, price=exit_fill.price,
                      base_price=exit_fill.base_price, commission=exit_fill.commission, slippage=exit_fill.slippage,
                      entry_commission=fee, entry_slippage=slip, notional=notional, gross_pnl=gross, realized_pnl=net,
-                     closed_at=closed_at, exit_reason=exit_reason, agg_gen=agg_gen, idempotency_key=idempotency_key)
+                     closed_at=closed_at, exit_reason=exit_reason, agg_gen=agg_gen, idempotency_key=idempotency_key,
+                     signal_id=signal_id)
     position_pnl = None
     if final:
         exits = trade.exits + (exit_,)
@@ -377,7 +379,10 @@ class TradeService:
             # paid. The first mark, and every metrics read (marked at the live quote), then show
             # what closing would realize, net of both commissions.
             current_pnl=-fill.commission, received_at=now if filled_at else None,
-            cost_model=costs, entry_base_price=base, entry_commission=fill.commission, entry_slippage=fill.slippage,
+            cost_model=costs, entry_base_price=base,
+            decision_price=None if live else (decision_price_of(bid=quote.bid, ask=quote.ask, price=quote.price)
+                                              if quote else base),
+            decided_at=None if live else (filled_at or now), entry_commission=fill.commission, entry_slippage=fill.slippage,
             request_hash=cmd.request_hash, idempotency_key=cmd.idempotency_key, stop_loss=cmd.stop_loss,
             risk_amount=risk, quote_bid=quote.bid if quote else None, quote_ask=quote.ask if quote else None,
             client=cmd.client,
@@ -418,7 +423,8 @@ class TradeService:
     async def close(self, uid: str, shadow_id: str, *, exit_reason: str, price: Decimal | None = None,
                     closed_at: datetime | None = None, commission: Decimal | None = None,
                     quantity: Decimal | None = None, idempotency_key: str | None = None,
-                    trigger_price: Decimal | None = None, execution_id: str | None = None) -> Trade:
+                    trigger_price: Decimal | None = None, execution_id: str | None = None,
+                    signal_id: str | None = None) -> Trade:
         """Close an OPEN trade, or ``quantity`` units of it, and realize that P&L.
 
         A partial close (``quantity`` below the open quantity) realizes that part on its
@@ -444,6 +450,7 @@ class TradeService:
             quantity: units to close (None: all that is open).
             idempotency_key: a retried partial close with the same key returns the trade
                 instead of closing another part.
+            signal_id: the exit signal this close executes (recorded on its exit fill).
             execution_id: a live close's broker execution id (recorded so that a re-sent
                 close finds the trade it closed: :meth:`close_live`).
             trigger_price: an exit the service triggers: the exit-side quote price (USD per
@@ -496,7 +503,8 @@ class TradeService:
             exit_fill = fill_with_costs(trade.costs, exit_side(trade.side), base_price=exit_base, quantity=part,
                                         commission=commission)
             after, realization = realize(trade, exit_fill, exit_reason=exit_reason, closed_at=now,
-                                         agg_gen=generations[-1].number, idempotency_key=idempotency_key)
+                                         agg_gen=generations[-1].number, idempotency_key=idempotency_key,
+                                         signal_id=signal_id)
             after = replace(after, last_updated=datetime.now(timezone.utc))
             facts = [(g.number, realization.facts(g.timezone)) for g in generations]
             writes = self.aggregates.writes_for_close(uid, facts, min_shards=user_settings.min_shards)
@@ -523,7 +531,7 @@ class TradeService:
 
     async def close_live(self, uid: str, *, strategy_id: str, symbol: str, price: Decimal | None,
                          closed_at: datetime | None, commission: Decimal | None, quantity: Decimal | None,
-                         execution_id: str | None, exit_reason: str) -> Trade:
+                         execution_id: str | None, exit_reason: str, signal_id: str | None = None) -> Trade:
         """Record a live close execution: close ``quantity`` (None: all that is open) of the
         oldest OPEN live trade of ``strategy_id`` in ``symbol`` at the broker's ``price``,
         ``closed_at`` and ``commission`` (USD), through :meth:`close`. With an
@@ -544,7 +552,7 @@ class TradeService:
             raise NoOpenLivePosition(f"No open live position of strategy {strategy_id} in {symbol} to close.")
         return await self.close(uid, trade.shadow_id, exit_reason=exit_reason, price=price, closed_at=closed_at,
                                 commission=commission, quantity=quantity, idempotency_key=execution_id,
-                                execution_id=execution_id)
+                                execution_id=execution_id, signal_id=signal_id)
 
     async def update_exits(self, uid: str, shadow_id: str, changes: dict[str, Decimal | None]) -> Trade:
         """Move or remove the stop, target and trailing stop of an OPEN trade.

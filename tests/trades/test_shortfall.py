@@ -1,0 +1,88 @@
+"""Linked signals and their implementation shortfall over the API, on the Firestore emulator."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+T0 = (datetime.now(timezone.utc) - timedelta(days=2)).replace(hour=15, minute=0, second=0, microsecond=0)
+
+
+def live(signal: str, execution: str, price: str, quantity: str = "100", minutes: int = 1, **extra):
+    return {"symbol": "AAPL", "side": "BUY", "quantity": quantity, "strategy_id": "s1", "source": "live",
+            "price": price, "filled_at": (T0 + timedelta(minutes=minutes)).isoformat(), "commission": "1.00",
+            "execution_id": execution, "signal_id": signal, **extra}
+
+
+def backtest(signal: str, price: str = "100.00", **extra):
+    return {"symbol": "AAPL", "side": "BUY", "quantity": "100", "strategy_id": "s1", "source": "backtest",
+            "price": price, "filled_at": T0.isoformat(), "signal_id": signal, **extra}
+
+
+class TestShortfall:
+    async def test_unauthenticated_is_401(self, client):
+        assert (await client.get("/trades/shortfall")).status_code == 401
+
+    async def test_a_paper_signal_and_its_live_fill(self, client, auth, publish, execute):
+        await publish("AAPL", bid="99.98", ask="100.02")  # decision: the mid, 100.00
+        shadow = await execute(symbol="AAPL", side="BUY", quantity="100", strategy_id="s1", signal_id="p1")
+        assert (shadow["decision_price"], shadow["entry_price"]) == ("100.00", "100.02")
+        live_fill = {**live("p1", "E-p1", "100.05"), "filled_at": datetime.now(timezone.utc).isoformat()}
+        assert (await client.post("/trades/execute", json=live_fill, headers=auth())).status_code == 201
+        body = (await client.get("/trades/shortfall", headers=auth())).json()
+        row = body["items"][0]
+        assert (row["shadow"]["slippage_bps"], row["live"]["slippage_bps"], row["shortfall_bps"]) == (
+            "2.00", "5.00", "3.00")
+        assert (row["shadow"]["slippage_usd"], row["live"]["slippage_usd"], row["shortfall_usd"]) == (
+            "2.00", "5.00", "3.00")
+        assert row["linked"] and row["live"]["latency_ms"] >= 0 and "positive = worse" in body["conventions"]["sign"]
+
+    async def test_linking_in_both_arrival_orders_and_partial_live_fills(self, client, auth):
+        await client.put("/strategies/s1/costs", json={"slippage_bps": "2"}, headers=auth())  # 100.00 -> 100.02
+        post = lambda body: client.post("/trades/execute", json=body, headers=auth())  # noqa: E731
+        # shadow first, then live
+        assert (await post(backtest("a"))).status_code == 201
+        assert (await post(live("a", "E-a", "100.05"))).status_code == 201
+        # live first (two partial fills: 60 at 100.04, 40 at 100.065 = 100.05), then shadow
+        assert (await post(live("b", "E-b1", "100.04", quantity="60"))).status_code == 201
+        early = (await client.get("/trades/shortfall", headers=auth())).json()
+        b = next(r for r in early["items"] if r["signal_id"] == "b")
+        assert b["shadow"] is None and b["shortfall_bps"] is None and not b["linked"]
+        assert (await post(live("b", "E-b2", "100.065", quantity="40", minutes=2))).status_code == 201
+        assert (await post(backtest("b"))).status_code == 201
+        # a signal never filled live
+        assert (await post(backtest("c"))).status_code == 201
+        body = (await client.get("/trades/shortfall", headers=auth())).json()
+        rows = {r["signal_id"]: r for r in body["items"]}
+        for signal in ("a", "b"):
+            assert (rows[signal]["shortfall_bps"], rows[signal]["shortfall_usd"]) == ("3.00", "3.00"), signal
+        assert (rows["b"]["live"]["price"], rows["b"]["live"]["fills"], rows["b"]["live"]["commission"]) == (
+            "100.05", 2, "2.00")
+        assert rows["c"]["live"] is None
+        summary = body["summary"]
+        assert (summary["signals"], summary["linked"], summary["filled_live_percent"], summary["mean_bps"],
+                summary["median_bps"], summary["total_usd"]) == (3, 2, "66.67", "3.00", "3.00", "6.00")
+        assert body["groups"][0]["strategy_id"] == "s1" and body["groups"][0]["signals"] == 3
+        # paging
+        first = (await client.get("/trades/shortfall", params={"limit": 2}, headers=auth())).json()
+        assert len(first["items"]) == 2 and first["next_cursor"]
+        rest = (await client.get("/trades/shortfall", params={"limit": 2, "cursor": first["next_cursor"]},
+                                 headers=auth())).json()
+        assert len(rest["items"]) == 1 and rest["next_cursor"] is None
+        assert {r["signal_id"] for r in first["items"] + rest["items"]} == {"a", "b", "c"}
+        bad = await client.get("/trades/shortfall", params={"cursor": "nope"}, headers=auth())
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_cursor"
+
+    async def test_the_tracking_difference(self, client, auth, services):
+        post = lambda path, body: client.post(path, json=body, headers=auth())  # noqa: E731
+        shadow = (await post("/trades/execute", backtest("t"))).json()
+        real = (await post("/trades/execute", live("t", "E-t", "100.05"))).json()
+        closed_at = (T0 + timedelta(hours=2)).isoformat()
+        await post("/trades/close-shadow", {"shadow_id": shadow["id"], "price": "101.00", "closed_at": closed_at})
+        await post("/trades/close-shadow", {"source": "live", "strategy_id": "s1", "symbol": "AAPL", "price": "100.98",
+                                            "closed_at": closed_at, "commission": "1.00", "execution_id": "X-t"})
+        body = (await client.get("/trades/shortfall", params={"shadow_source": "backtest"}, headers=auth())).json()
+        # shadow (101.00 - 100.00) x 100 = 100.00; live (100.98 - 100.05) x 100 - 2.00 = 91.00
+        assert body["tracking"] == [{"date": T0.date().isoformat(), "live_pnl": "91.00", "shadow_pnl": "100.00",
+                                     "cumulative_live": "91.00", "cumulative_shadow": "100.00",
+                                     "tracking_difference": "-9.00"}]
+        assert await services.maintenance.verify("alice") == []
