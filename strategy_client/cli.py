@@ -17,7 +17,7 @@ from backend.strategy_service.auth.emulator import make_emulator_token
 from backend.strategy_service.config import get_settings
 from backend.strategy_service.core.money import optional_decimal
 
-from .replay import Costs, ServiceCallFailed, load_strategy, read_ohlcv, replay
+from .replay import Costs, LivePerturbation, ServiceCallFailed, load_strategy, read_ohlcv, replay
 from .report import costs_table, summary_table, write_report
 
 app = typer.Typer()
@@ -53,6 +53,42 @@ def costs_of_options(**options: str | None) -> Costs | None:
         raise typer.BadParameter(str(exc), param_hint="--commission-* / --slippage-bps") from exc
 
 
+def user_token(token: str | None, uid: str, command: str) -> str:
+    """The trading user's ID token: ``token`` when given, else an unsigned emulator token
+    for ``uid`` (only in emulator mode, ``FIREBASE_AUTH_EMULATOR_HOST`` set).
+
+    Raises:
+        typer.Exit: code 2, without a token outside emulator mode.
+    """
+    if token:
+        return token
+    settings = get_settings()
+    if not settings.FIREBASE_AUTH_EMULATOR_HOST:
+        typer.echo(f"{command}: give --token (emulator tokens only in emulator mode)", err=True)
+        raise typer.Exit(2)
+    return make_emulator_token(uid, settings.GOOGLE_CLOUD_PROJECT)
+
+
+def live_perturbation_of_options(bps: str | None, seed: str) -> LivePerturbation | None:
+    """The replay's live fills from ``--live-perturb-bps`` (a decimal string, basis
+    points) and ``--live-seed``.
+
+    Returns:
+        A :class:`~strategy_client.replay.LivePerturbation`, or None without
+        ``--live-perturb-bps`` (no live fill is sent).
+
+    Raises:
+        typer.BadParameter: not a decimal number, or out of range (0 to 1,000 bps).
+    """
+    value = _decimal_or_none(bps, "--live-perturb-bps")
+    if value is None:
+        return None
+    try:
+        return LivePerturbation(bps=value, seed=seed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--live-perturb-bps") from exc
+
+
 @app.command("replay")
 def replay_command(
     csv_files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False,
@@ -81,12 +117,19 @@ def replay_command(
     uid: Annotated[str | None, typer.Option(help="Trading user (default: replay-<time>, a fresh user per run).")] = None,
     token: Annotated[str | None, typer.Option(envvar="STRATEGY_SERVICE_TOKEN", help="The user's ID token.")] = None,
     report: Annotated[Path, typer.Option(help="HTML report path.")] = Path("reports/replay.html"),
+    live_perturb_bps: Annotated[str | None, typer.Option(help="Also send each signal as a live fill (source "
+                                                              "live) at the backtest price moved by a seeded "
+                                                              "uniform draw within +/- this many basis points.")] = None,
+    live_seed: Annotated[str, typer.Option(help="Seed of the live prices (same seed, same prices).")] = "0",
+    run_id: Annotated[str | None, typer.Option(help="Run id of the idempotency keys, signal and execution ids "
+                                                    "(default: random; the same id re-sends the same calls).")] = None,
 ) -> None:
     """Replay a strategy over OHLCV bars through the running service over HTTP (backtest
     trades at the bars' prices and dates; no quote is published), then print the metrics
     and write an HTML report. Without --token, an emulator token is made (emulator mode only).
     With any cost option, the strategy's cost model is set to those values (the others 0)
-    with PUT /strategies/{id}/costs before the first fill."""
+    with PUT /strategies/{id}/costs before the first fill. With --live-perturb-bps, each
+    execute and close is also sent as a live fill of the same signal_id at a perturbed price."""
 
     console = Console()
     names = symbol or [p.stem.split("-")[0].upper() for p in csv_files]
@@ -105,17 +148,13 @@ def replay_command(
     costs = costs_of_options(commission_per_order=commission_per_order, commission_per_unit=commission_per_unit,
                              commission_percent=commission_percent, commission_min=commission_min,
                              commission_max=commission_max, slippage_bps=slippage_bps)
+    live = live_perturbation_of_options(live_perturb_bps, live_seed)
     try:
         load_strategy(strategy, **options)  # fail before any call
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--strategy") from exc
-    settings = get_settings()
     user = uid or "replay-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    if not token:
-        if not settings.FIREBASE_AUTH_EMULATOR_HOST:
-            typer.echo("replay: give --token (emulator tokens only in emulator mode)", err=True)
-            raise typer.Exit(2)
-        token = make_emulator_token(user, settings.GOOGLE_CLOUD_PROJECT)
+    token = user_token(token, user, "replay")
 
     async def run():
         async with httpx.AsyncClient(base_url=url, timeout=60) as client:
@@ -126,7 +165,7 @@ def replay_command(
                     client, series=series, make_strategy=lambda: load_strategy(strategy, **options),
                     user_headers={"Authorization": f"Bearer {token}"}, uid=user,
                     notional=_decimal_or_none(notional, "--notional"), quantity=_decimal_or_none(quantity, "--quantity"),
-                    costs=costs,
+                    costs=costs, live=live, run_id=run_id,
                     on_bar=lambda sym, bar: progress.update(task, advance=1, description=f"{sym} {bar.day}"),
                 )
 
@@ -139,3 +178,4 @@ def replay_command(
     console.print(costs_table(result))
     path = write_report(result, report)
     typer.echo(f"report: {path.resolve()}")
+
