@@ -1,5 +1,6 @@
 """Client commands of ``strategy-service`` (entry point group ``strategy_service.commands``):
-``replay`` drives a running service over HTTP. Installed with the ``client`` extra."""
+``replay`` drives a running service over HTTP, ``import-fills`` records broker executions
+from a CSV through it. Installed with the ``client`` extra."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from backend.strategy_service.auth.emulator import make_emulator_token
 from backend.strategy_service.config import get_settings
 from backend.strategy_service.core.money import optional_decimal
 
+from .importer import ImportAborted, MissingColumns, RefusedRow, import_fills, read_fills
 from .replay import Costs, LivePerturbation, ServiceCallFailed, load_strategy, read_ohlcv, replay
 from .report import costs_table, summary_table, write_report
 
@@ -179,3 +181,63 @@ def replay_command(
     path = write_report(result, report)
     typer.echo(f"report: {path.resolve()}")
 
+
+def refused_table(refused: list[RefusedRow]):
+    """The refused rows as a rich table: line, execution id, code, message (in line order)."""
+    from rich.table import Table
+
+    table = Table(title=f"Refused rows ({len(refused)})", title_justify="left")
+    for header in ("Line", "execution_id", "Code", "Message"):
+        table.add_column(header, overflow="fold")
+    for row in sorted(refused, key=lambda r: r.line):
+        table.add_row(str(row.line), row.execution_id, row.code, row.message)
+    return table
+
+
+@app.command("import-fills")
+def import_fills_command(
+    csv_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                             help="Broker executions CSV (columns: docs/replay.md).")],
+    url: Annotated[str, typer.Option(envvar="STRATEGY_SERVICE_URL", help="The running service.")] = "http://127.0.0.1:8000",
+    uid: Annotated[str | None, typer.Option(help="Trading user of the emulator token (without --token).")] = None,
+    token: Annotated[str | None, typer.Option(envvar="STRATEGY_SERVICE_TOKEN", help="The user's ID token.")] = None,
+) -> None:
+    """Record the broker executions of a CSV as live fills through the running service
+    (open: POST /trades/execute, close: POST /trades/close-shadow, both source live), in
+    file order, with the broker's execution_id as the idempotency key: importing the same
+    file again changes nothing. Prints every refused row (line, execution_id, code,
+    message) and a summary; exits 1 when any row was refused, 2 when the file lacks a
+    required column (nothing is sent). Without --token, an emulator token for --uid is made
+    (emulator mode only)."""
+    console = Console()
+    try:
+        fills, refused = read_fills(csv_file)
+    except MissingColumns as exc:
+        typer.echo(f"import-fills: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not token and not uid:
+        typer.echo("import-fills: give --token, or --uid in emulator mode", err=True)
+        raise typer.Exit(2)
+    bearer = user_token(token, uid or "", "import-fills")
+    started = datetime.now(timezone.utc)
+
+    async def run():
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                          console=console) as progress:
+                task = progress.add_task("importing", total=len(fills))
+                return await import_fills(
+                    client, fills, user_headers={"Authorization": f"Bearer {bearer}"}, started=started,
+                    on_row=lambda fill: progress.update(task, advance=1, description=f"line {fill.line}"))
+
+    try:
+        result = asyncio.run(run())
+    except ImportAborted as exc:
+        typer.echo(f"import-fills: stopped: {exc} (rows before it are recorded; re-running is safe)", err=True)
+        raise typer.Exit(1) from exc
+    result.refused[:0] = refused
+    if result.refused:
+        console.print(refused_table(result.refused))
+    typer.echo(f"import-fills: {csv_file}: {result.summary()}")
+    if result.refused:
+        raise typer.Exit(1)
