@@ -1,5 +1,6 @@
 """Client commands of ``strategy-service`` (entry point group ``strategy_service.commands``):
-``replay`` drives a running service over HTTP. Installed with the ``client`` extra."""
+``replay`` drives a running service over HTTP, ``import-fills`` records broker executions
+from a CSV through it. Installed with the ``client`` extra."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from backend.strategy_service.auth.emulator import make_emulator_token
 from backend.strategy_service.config import get_settings
 from backend.strategy_service.core.money import optional_decimal
 
-from .replay import Costs, ServiceCallFailed, load_strategy, read_ohlcv, replay
+from .importer import ImportAborted, MissingColumns, RefusedRow, import_fills, read_fills
+from .replay import Costs, LivePerturbation, ServiceCallFailed, load_strategy, read_ohlcv, replay
 from .report import costs_table, summary_table, write_report
 
 app = typer.Typer()
@@ -53,6 +55,42 @@ def costs_of_options(**options: str | None) -> Costs | None:
         raise typer.BadParameter(str(exc), param_hint="--commission-* / --slippage-bps") from exc
 
 
+def user_token(token: str | None, uid: str, command: str) -> str:
+    """The trading user's ID token: ``token`` when given, else an unsigned emulator token
+    for ``uid`` (only in emulator mode, ``FIREBASE_AUTH_EMULATOR_HOST`` set).
+
+    Raises:
+        typer.Exit: code 2, without a token outside emulator mode.
+    """
+    if token:
+        return token
+    settings = get_settings()
+    if not settings.FIREBASE_AUTH_EMULATOR_HOST:
+        typer.echo(f"{command}: give --token (emulator tokens only in emulator mode)", err=True)
+        raise typer.Exit(2)
+    return make_emulator_token(uid, settings.GOOGLE_CLOUD_PROJECT)
+
+
+def live_perturbation_of_options(bps: str | None, seed: str) -> LivePerturbation | None:
+    """The replay's live fills from ``--live-perturb-bps`` (a decimal string, basis
+    points) and ``--live-seed``.
+
+    Returns:
+        A :class:`~strategy_client.replay.LivePerturbation`, or None without
+        ``--live-perturb-bps`` (no live fill is sent).
+
+    Raises:
+        typer.BadParameter: not a decimal number, or out of range (0 to 1,000 bps).
+    """
+    value = _decimal_or_none(bps, "--live-perturb-bps")
+    if value is None:
+        return None
+    try:
+        return LivePerturbation(bps=value, seed=seed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--live-perturb-bps") from exc
+
+
 @app.command("replay")
 def replay_command(
     csv_files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False,
@@ -81,12 +119,19 @@ def replay_command(
     uid: Annotated[str | None, typer.Option(help="Trading user (default: replay-<time>, a fresh user per run).")] = None,
     token: Annotated[str | None, typer.Option(envvar="STRATEGY_SERVICE_TOKEN", help="The user's ID token.")] = None,
     report: Annotated[Path, typer.Option(help="HTML report path.")] = Path("reports/replay.html"),
+    live_perturb_bps: Annotated[str | None, typer.Option(help="Also send each signal as a live fill (source "
+                                                              "live) at the backtest price moved by a seeded "
+                                                              "uniform draw within +/- this many basis points.")] = None,
+    live_seed: Annotated[str, typer.Option(help="Seed of the live prices (same seed, same prices).")] = "0",
+    run_id: Annotated[str | None, typer.Option(help="Run id of the idempotency keys, signal and execution ids "
+                                                    "(default: random; the same id re-sends the same calls).")] = None,
 ) -> None:
     """Replay a strategy over OHLCV bars through the running service over HTTP (backtest
     trades at the bars' prices and dates; no quote is published), then print the metrics
     and write an HTML report. Without --token, an emulator token is made (emulator mode only).
     With any cost option, the strategy's cost model is set to those values (the others 0)
-    with PUT /strategies/{id}/costs before the first fill."""
+    with PUT /strategies/{id}/costs before the first fill. With --live-perturb-bps, each
+    execute and close is also sent as a live fill of the same signal_id at a perturbed price."""
 
     console = Console()
     names = symbol or [p.stem.split("-")[0].upper() for p in csv_files]
@@ -105,17 +150,13 @@ def replay_command(
     costs = costs_of_options(commission_per_order=commission_per_order, commission_per_unit=commission_per_unit,
                              commission_percent=commission_percent, commission_min=commission_min,
                              commission_max=commission_max, slippage_bps=slippage_bps)
+    live = live_perturbation_of_options(live_perturb_bps, live_seed)
     try:
         load_strategy(strategy, **options)  # fail before any call
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--strategy") from exc
-    settings = get_settings()
     user = uid or "replay-" + datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    if not token:
-        if not settings.FIREBASE_AUTH_EMULATOR_HOST:
-            typer.echo("replay: give --token (emulator tokens only in emulator mode)", err=True)
-            raise typer.Exit(2)
-        token = make_emulator_token(user, settings.GOOGLE_CLOUD_PROJECT)
+    token = user_token(token, user, "replay")
 
     async def run():
         async with httpx.AsyncClient(base_url=url, timeout=60) as client:
@@ -126,7 +167,7 @@ def replay_command(
                     client, series=series, make_strategy=lambda: load_strategy(strategy, **options),
                     user_headers={"Authorization": f"Bearer {token}"}, uid=user,
                     notional=_decimal_or_none(notional, "--notional"), quantity=_decimal_or_none(quantity, "--quantity"),
-                    costs=costs,
+                    costs=costs, live=live, run_id=run_id,
                     on_bar=lambda sym, bar: progress.update(task, advance=1, description=f"{sym} {bar.day}"),
                 )
 
@@ -139,3 +180,64 @@ def replay_command(
     console.print(costs_table(result))
     path = write_report(result, report)
     typer.echo(f"report: {path.resolve()}")
+
+
+def refused_table(refused: list[RefusedRow]):
+    """The refused rows as a rich table: line, execution id, code, message (in line order)."""
+    from rich.table import Table
+
+    table = Table(title=f"Refused rows ({len(refused)})", title_justify="left")
+    for header in ("Line", "execution_id", "Code", "Message"):
+        table.add_column(header, overflow="fold")
+    for row in sorted(refused, key=lambda r: r.line):
+        table.add_row(str(row.line), row.execution_id, row.code, row.message)
+    return table
+
+
+@app.command("import-fills")
+def import_fills_command(
+    csv_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                             help="Broker executions CSV (columns: docs/replay.md).")],
+    url: Annotated[str, typer.Option(envvar="STRATEGY_SERVICE_URL", help="The running service.")] = "http://127.0.0.1:8000",
+    uid: Annotated[str | None, typer.Option(help="Trading user of the emulator token (without --token).")] = None,
+    token: Annotated[str | None, typer.Option(envvar="STRATEGY_SERVICE_TOKEN", help="The user's ID token.")] = None,
+) -> None:
+    """Record the broker executions of a CSV as live fills through the running service
+    (open: POST /trades/execute, close: POST /trades/close-shadow, both source live), in
+    file order, with the broker's execution_id as the idempotency key: importing the same
+    file again changes nothing. Prints every refused row (line, execution_id, code,
+    message) and a summary; exits 1 when any row was refused, 2 when the file lacks a
+    required column (nothing is sent). Without --token, an emulator token for --uid is made
+    (emulator mode only)."""
+    console = Console()
+    try:
+        fills, refused = read_fills(csv_file)
+    except MissingColumns as exc:
+        typer.echo(f"import-fills: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not token and not uid:
+        typer.echo("import-fills: give --token, or --uid in emulator mode", err=True)
+        raise typer.Exit(2)
+    bearer = user_token(token, uid or "", "import-fills")
+    started = datetime.now(timezone.utc)
+
+    async def run():
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                          console=console) as progress:
+                task = progress.add_task("importing", total=len(fills))
+                return await import_fills(
+                    client, fills, user_headers={"Authorization": f"Bearer {bearer}"}, started=started,
+                    on_row=lambda fill: progress.update(task, advance=1, description=f"line {fill.line}"))
+
+    try:
+        result = asyncio.run(run())
+    except ImportAborted as exc:
+        typer.echo(f"import-fills: stopped: {exc} (rows before it are recorded; re-running is safe)", err=True)
+        raise typer.Exit(1) from exc
+    result.refused[:0] = refused
+    if result.refused:
+        console.print(refused_table(result.refused))
+    typer.echo(f"import-fills: {csv_file}: {result.summary()}")
+    if result.refused:
+        raise typer.Exit(1)

@@ -16,6 +16,13 @@ Costs: with a :class:`Costs` model the replay first sets it with
 ``PUT /strategies/{strategy_id}/costs``; the service then charges that commission and
 slippage on every backtest fill (the replay sends the bar's price as the base price).
 
+Live fills (``--live-perturb-bps N``, demos and tests of the shortfall view): with a
+:class:`LivePerturbation`, every execute and close the replay sends (each carries a
+``signal_id``) is followed by a ``source: "live"`` fill of the same ``signal_id`` and
+``strategy_id`` at the backtest price moved by a seeded draw within +/- N basis points
+(:func:`perturbed_price`), with a deterministic ``execution_id``, so a re-run with the
+same run id records nothing twice.
+
 Writing a strategy (``--strategy my_module:MyStrategy``): a class whose constructor takes
 no required argument and that has one method,
 
@@ -36,18 +43,19 @@ from __future__ import annotations
 import csv
 import importlib
 import json
+import random
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
-from decimal import Decimal
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
 
-from backend.strategy_service.core.money import MONEY_CONTEXT, localcontext, quantize, to_plain_str
+from backend.strategy_service.core.money import MONEY_CONTEXT, localcontext, quantize, quantize_usd, to_plain_str
 
 #: Stop and target prices are sent to 0.000001 USD (half up).
 STOP_QUANTUM = Decimal("0.000001")
@@ -197,6 +205,114 @@ COST_FIELDS = ("commission_per_order", "commission_per_unit", "commission_percen
                "commission_max", "slippage_bps")
 
 
+#: The finest price tick of a live fill: 0.0001 USD, or the base price's own tick when finer.
+LIVE_TICK = Decimal("0.0001")
+#: The largest ``--live-perturb-bps``.
+LIVE_MAX_BPS = Decimal(1000)
+
+
+def price_tick(base: Decimal, tick: Decimal = LIVE_TICK) -> Decimal:
+    """The tick a live price is quantized to: ``tick``, or the tick of ``base``'s own
+    digits when finer (1.17505 -> 0.00001), so that ``base`` is always on the grid.
+
+    Args:
+        base: a price, USD per unit.
+        tick: the default tick, USD per unit.
+
+    Returns:
+        The finer of ``tick`` and ``10 ** exponent of base``.
+    """
+    own = Decimal(1).scaleb(min(base.as_tuple().exponent, 0))
+    return min(tick, own)
+
+
+def perturbed_price(base: Decimal, bps: Decimal, rng: random.Random, tick: Decimal = LIVE_TICK) -> Decimal:
+    """``base`` moved by a uniform draw within +/- ``bps`` basis points, on the price tick.
+
+    The offset is ``bps x k / 1,000,000`` basis points with ``k`` a uniform integer in
+    [-1,000,000, 1,000,000] drawn from ``rng`` (exact Decimal, no float), and the price
+    ``base x (1 + offset / 10,000)`` is rounded to :func:`price_tick` towards ``base``, so
+    that it never leaves the +/- ``bps`` band: ``|price - base| <= base x bps / 10,000``.
+
+    Args:
+        base: the backtest fill price, USD per unit (> 0).
+        bps: the half-width of the band, basis points (0 <= bps <= 1,000).
+        rng: the source of the draw (one ``randint`` call).
+        tick: the default price tick, USD per unit.
+
+    Returns:
+        The live price, USD per unit, > 0.
+
+    Raises:
+        ValueError: ``base`` not > 0 or ``bps`` out of range.
+    """
+    if base <= 0:
+        raise ValueError(f"base price must be greater than 0, got {base}")
+    if not 0 <= bps <= LIVE_MAX_BPS:
+        raise ValueError(f"live perturbation must be between 0 and {LIVE_MAX_BPS} bps, got {bps}")
+    steps = 1_000_000
+    k = rng.randint(-steps, steps)
+    grid = price_tick(base, tick)
+    with localcontext(MONEY_CONTEXT):
+        raw = base * (1 + bps * k / steps / 10_000)
+        return raw.quantize(grid, rounding=ROUND_FLOOR if raw >= base else ROUND_CEILING)
+
+
+@dataclass(frozen=True)
+class LivePerturbation:
+    """How the replay makes a live fill of each of its signals.
+
+    Attributes:
+        bps: half-width of the price band around the backtest price, basis points
+            (0 to 1,000).
+        seed: the seed; each signal draws from ``random.Random(f"{seed}:{signal_id}")``, so
+            a price depends only on the seed and the signal, never on the order of calls.
+        commission_bps: the live fill's commission, basis points of its notional
+            (quantity x live price), raised to ``commission_min``, to the cent half up.
+        commission_min: the least commission of a live fill, USD.
+        max_latency_seconds: the live fill comes 1 to this many whole seconds (drawn) after
+            the backtest fill.
+        tick: the default price tick, USD per unit (:func:`price_tick`).
+
+    Raises:
+        ValueError: ``bps`` out of range, or a negative commission.
+    """
+
+    bps: Decimal
+    seed: str = "0"
+    commission_bps: Decimal = Decimal("1")
+    commission_min: Decimal = Decimal("1.00")
+    max_latency_seconds: int = 5
+    tick: Decimal = LIVE_TICK
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.bps <= LIVE_MAX_BPS:
+            raise ValueError(f"live perturbation must be between 0 and {LIVE_MAX_BPS} bps, got {self.bps}")
+        if self.commission_bps < 0 or self.commission_min < 0:
+            raise ValueError("live commission must be at least 0")
+
+    def fill(self, signal_id: str, base: Decimal, quantity: Decimal, at: datetime) -> tuple[Decimal, Decimal, datetime]:
+        """The live fill of one signal.
+
+        Args:
+            signal_id: the signal (the seed of its draws, with :attr:`seed`).
+            base: the backtest fill price, USD per unit.
+            quantity: units filled.
+            at: the backtest fill time (aware).
+
+        Returns:
+            ``(price USD per unit, commission USD, fill time)``: the :func:`perturbed_price`,
+            ``max(commission_min, notional x commission_bps / 10,000)`` to the cent, and
+            ``at`` plus 1 to ``max_latency_seconds`` seconds.
+        """
+        rng = random.Random(f"{self.seed}:{signal_id}")
+        price = perturbed_price(base, self.bps, rng, self.tick)
+        with localcontext(MONEY_CONTEXT):
+            commission = quantize_usd(max(self.commission_min, quantity * price * self.commission_bps / 10_000))
+        delay = rng.randint(1, max(1, self.max_latency_seconds))
+        return price, commission, at + timedelta(seconds=delay)
+
+
 class Strategy(Protocol):
     """What ``replay`` calls (see the module docstring)."""
 
@@ -327,6 +443,11 @@ class TradeRecord:
     slippage: str | None = None
     entry_commission: str | None = None
     exit_commission: str | None = None
+    #: The live twin (``--live-perturb-bps``): its trade id, prices and net P&L, as answered.
+    live_id: str | None = None
+    live_entry_price: str | None = None
+    live_exit_price: str | None = None
+    live_realized_pnl: str | None = None
 
 
 @dataclass
@@ -373,6 +494,13 @@ def _text(value: Any) -> str | None:
 _CLOSED_FIELDS = ("gross_pnl", "commission", "slippage", "entry_commission", "exit_commission")
 
 
+def signal_of(run: str, symbol: str, bar_index: int, kind: str) -> str:
+    """The ``signal_id`` of the replay's decision on a bar: ``replay-{run}-{symbol}-{bar_index}-{kind}``,
+    ``kind`` ``"open"`` (an execute) or ``"close"`` (a close, by signal, stop, target or the
+    end of data). Deterministic: a re-run with the same run id sends the same ids."""
+    return f"replay-{run}-{symbol}-{bar_index}-{kind}"
+
+
 async def set_costs(client: httpx.AsyncClient, strategy_id: str, costs: Costs, user_headers: dict[str, str]) -> Any:
     """``PUT /strategies/{strategy_id}/costs`` with ``costs``.
 
@@ -403,6 +531,7 @@ async def replay(
     bar_timezone: ZoneInfo = ZoneInfo("America/New_York"),
     run_id: str | None = None,
     on_bar: Callable[[str, Bar], None] | None = None,
+    live: LivePerturbation | None = None,
 ) -> ReplayResult:
     """Replay ``strategy`` over each symbol's bars through the service at ``client``.
 
@@ -418,9 +547,14 @@ async def replay(
             ``PUT /strategies/{strategy_id}/costs`` before the first fill; None leaves
             the strategy's model on the service as it is (zero unless set before).
         bar_timezone: the time zone of the bars' session.
-        run_id: makes the idempotency keys of this run (a retried run re-sends the same
-            keys and gets the same trades back).
+        run_id: makes the idempotency keys, signal ids and live execution ids of this run
+            (a retried run re-sends the same keys and gets the same trades back).
         on_bar: called after each bar (progress).
+        live: with a :class:`LivePerturbation`, every execute and close is followed by a
+            live fill of the same ``signal_id`` (an execute, or a close of the strategy's
+            live position in the symbol) at :meth:`LivePerturbation.fill`'s price, time and
+            commission, ``execution_id`` ``live-{run}-{symbol}-{bar}-open|close``. Backtest
+            closes then carry their ``signal_id`` too. None: no live fill.
 
     Returns:
         The :class:`ReplayResult`, with the metrics and dashboard of this strategy's
@@ -443,16 +577,28 @@ async def replay(
         target: Decimal | None = None
         exited_side = 0  # the side of the last stop or target exit, until the target changes
 
-        async def close(bar: Bar, price: Decimal, moment: time, reason: str) -> None:
+        async def close(bar: Bar, i: int, price: Decimal, moment: time, reason: str) -> None:
             nonlocal position, stop, target
             assert position is not None
             body = {"shadow_id": position.shadow_id, "price": str(price), "closed_at": _at(bar.day, moment, bar_timezone),
                     "exit_reason": reason}
+            signal_id = signal_of(run, symbol, i, "close")
+            if live is not None:  # a service with live fills takes a close's signal_id
+                body["signal_id"] = signal_id
             closed = await _call(client, "POST", "/trades/close-shadow", user_headers, json=body)
             position.exit_day, position.exit_price = bar.day, _text(closed["exit_price"])
             position.exit_reason, position.realized_pnl = reason, _text(closed["realized_pnl"])
             for name in _CLOSED_FIELDS:
                 setattr(position, name, _text(closed.get(name)))
+            if live is not None:
+                live_price, commission, at = live.fill(signal_id, price, Decimal(position.quantity),
+                                                       datetime.fromisoformat(body["closed_at"]))
+                live_closed = await _call(client, "POST", "/trades/close-shadow", user_headers, json={
+                    "source": "live", "strategy_id": strategy_id, "symbol": symbol, "price": to_plain_str(live_price),
+                    "closed_at": at.isoformat(), "commission": to_plain_str(commission), "exit_reason": reason,
+                    "execution_id": "live-" + signal_id, "signal_id": signal_id})
+                position.live_exit_price = _text(live_closed.get("exit_price"))
+                position.live_realized_pnl = _text(live_closed.get("realized_pnl"))
             position, stop, target = None, None, None
 
         for i, bar in enumerate(bars):
@@ -460,7 +606,7 @@ async def replay(
                 hit = bar_exit(position.side, bar, stop, target)
                 if hit is not None:
                     exited_side = 1 if position.side == "BUY" else -1
-                    await close(bar, hit[0], STOP_TIME, hit[1])
+                    await close(bar, i, hit[0], STOP_TIME, hit[1])
             window = bars[: i + 1]
             want = int(strategy.target(window)) if i < len(bars) - 1 else 0
             if want not in (-1, 0, 1):
@@ -470,13 +616,13 @@ async def replay(
             have = 0 if position is None else (1 if position.side == "BUY" else -1)
             if want != have:
                 if position is not None:
-                    await close(bar, bar.close, BAR_CLOSE, END_OF_DATA if i == len(bars) - 1 else SIGNAL)
+                    await close(bar, i, bar.close, BAR_CLOSE, END_OF_DATA if i == len(bars) - 1 else SIGNAL)
                 if want != 0 and exited_side == 0:
                     side = "BUY" if want > 0 else "SELL"
                     body: dict[str, Any] = {
                         "symbol": symbol, "side": side, "strategy_id": strategy_id, "source": "backtest",
                         "price": str(bar.close), "filled_at": _at(bar.day, BAR_CLOSE, bar_timezone),
-                        "idempotency_key": f"replay-{run}-{symbol}-{i}",
+                        "idempotency_key": f"replay-{run}-{symbol}-{i}", "signal_id": signal_of(run, symbol, i, "open"),
                     }
                     if quantity is not None:
                         body["quantity"] = str(quantity)
@@ -492,6 +638,17 @@ async def replay(
                     position = TradeRecord(symbol, side, opened["id"], bar.day, _text(opened["entry_price"]),
                                            _text(opened["quantity"]), stop_loss=_text(opened.get("stop_loss")),
                                            take_profit=_text(opened.get("take_profit")) or _text(target_price))
+                    if live is not None:
+                        live_price, commission, at = live.fill(body["signal_id"], bar.close, Decimal(position.quantity),
+                                                               datetime.fromisoformat(body["filled_at"]))
+                        live_opened = await _call(client, "POST", "/trades/execute", user_headers, json={
+                            "source": "live", "symbol": symbol, "side": side, "strategy_id": strategy_id,
+                            "quantity": position.quantity, "price": to_plain_str(live_price),
+                            "filled_at": at.isoformat(), "commission": to_plain_str(commission),
+                            "execution_id": "live-" + body["signal_id"], "signal_id": body["signal_id"],
+                            "broker": "replay"})
+                        position.live_id = live_opened.get("id")
+                        position.live_entry_price = _text(live_opened.get("entry_price"))
                     # the replay decides its exits from the bars, at the levels it asked for
                     stop, target = stop_price, target_price
                     trades.append(position)

@@ -1,0 +1,359 @@
+"""Import broker executions (live fills) from a CSV through the service's HTTP API.
+
+Each row is one broker execution. ``action`` says what it does to the strategy's live
+position: ``open`` records a fill with ``POST /trades/execute`` (``source: "live"``),
+``close`` closes (part of) the strategy's oldest open live trade in that symbol with
+``POST /trades/close-shadow`` (``source: "live"``, ``strategy_id`` + ``symbol``). Rows are
+sent one at a time in file order, so a close must come after the opens it closes.
+
+The broker's ``execution_id`` is the idempotency key of every call: importing the same
+file again records nothing new, each row answering with its first result. A row the
+client cannot read (a bad number, a time without an offset, an unknown side or action)
+or the service refuses (a 4xx) is reported with its line number, its execution id, a
+code and a message; the other rows go on. A CSV without a required column is refused as
+a whole before any call (:class:`MissingColumns`).
+
+Money and quantities are exact ``Decimal`` values parsed from the CSV's text
+(``core.money.to_decimal``), sent as decimal strings; never floats.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from backend.strategy_service.core.money import optional_decimal, to_decimal, to_plain_str
+
+#: Columns every file must have (the header; order free, names case-insensitive).
+REQUIRED_COLUMNS = ("execution_id", "filled_at", "symbol", "side", "quantity", "price", "strategy_id", "action")
+#: Columns a file may have; an empty cell is the same as no column.
+OPTIONAL_COLUMNS = ("commission", "signal_id", "broker_order_id", "broker")
+#: ``action`` values.
+OPEN, CLOSE = "open", "close"
+
+#: Codes of rows the client refuses before any call (the service's codes are its own).
+INVALID_ROW = "invalid_row"          # a required cell is empty, or a bad side or action
+INVALID_NUMBER = "invalid_number"    # quantity, price or commission is not a decimal number, or out of range
+INVALID_TIME = "invalid_time"        # filled_at is not ISO 8601 with a UTC offset
+
+
+class MissingColumns(ValueError):
+    """The CSV lacks required columns: the file is refused as a whole, nothing is sent.
+
+    Attributes:
+        columns: the missing column names, in the order of :data:`REQUIRED_COLUMNS`.
+    """
+
+    def __init__(self, path: Path | str, columns: list[str]) -> None:
+        self.columns = columns
+        super().__init__(f"{path}: missing required column(s): {', '.join(columns)} "
+                         f"(required: {', '.join(REQUIRED_COLUMNS)})")
+
+
+class ImportAborted(RuntimeError):
+    """The service refused the caller (401/403) or failed (5xx, network): the import
+    stops at that row. Rows before it are recorded; re-running the import is safe."""
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One readable CSV row, ready to send.
+
+    Attributes:
+        line: the row's line number in the file (the header is line 1).
+        execution_id: the broker's execution id (the idempotency key).
+        action: :data:`OPEN` or :data:`CLOSE`.
+        path: the endpoint, ``/trades/execute`` or ``/trades/close-shadow``.
+        body: the JSON body (decimals as plain strings).
+    """
+
+    line: int
+    execution_id: str
+    action: str
+    path: str
+    body: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RefusedRow:
+    """A row that was not recorded.
+
+    Attributes:
+        line: the row's line number in the file (the header is line 1).
+        execution_id: the row's execution id ("" when the cell is empty).
+        code: the client's code (:data:`INVALID_ROW`, :data:`INVALID_NUMBER`,
+            :data:`INVALID_TIME`) or the service's error code (``time_in_future``,
+            ``no_open_live_position``, ``close_quantity_exceeds_open``,
+            ``idempotency_key_reused``, ``validation_error``...).
+        message: why, for a person.
+        status: the HTTP status of the service's refusal, or None for a client refusal.
+    """
+
+    line: int
+    execution_id: str
+    code: str
+    message: str
+    status: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordedRow:
+    """A row the service answered with a trade.
+
+    Attributes:
+        line: the row's line number.
+        execution_id: the row's execution id.
+        trade_id: the id of the live trade opened or closed.
+        already: True when the answer shows the row had been recorded before this import
+            (see :func:`recorded_before`).
+    """
+
+    line: int
+    execution_id: str
+    trade_id: str
+    already: bool
+
+
+@dataclass
+class ImportResult:
+    """What an import did: every row is either recorded or refused."""
+
+    recorded: list[RecordedRow] = field(default_factory=list)
+    refused: list[RefusedRow] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        """Data rows handled (recorded + refused)."""
+        return len(self.recorded) + len(self.refused)
+
+    @property
+    def already_recorded(self) -> int:
+        """Recorded rows that the service had recorded before this import."""
+        return sum(r.already for r in self.recorded)
+
+    def summary(self) -> str:
+        """One line: ``N rows: R recorded (K new, A already recorded), F refused``."""
+        new = len(self.recorded) - self.already_recorded
+        return (f"{self.rows} rows: {len(self.recorded)} recorded ({new} new, {self.already_recorded} already "
+                f"recorded), {len(self.refused)} refused")
+
+
+def _header(names: Iterable[str]) -> list[str]:
+    return [(n or "").strip().lower() for n in names]
+
+
+def read_fills(path: Path) -> tuple[list[Fill], list[RefusedRow]]:
+    """Read a broker-executions CSV (columns: :data:`REQUIRED_COLUMNS` and any of
+    :data:`OPTIONAL_COLUMNS`; see docs/replay.md, "Importing broker fills").
+
+    Args:
+        path: the CSV file (UTF-8, a header row, comma-separated).
+
+    Returns:
+        ``(fills, refused)``: the readable rows as :class:`Fill` in file order, and the
+        unreadable ones as :class:`RefusedRow` (client codes), each with its line number.
+        Blank lines are skipped.
+
+    Raises:
+        MissingColumns: a required column is missing from the header (nothing is read).
+        OSError: the file cannot be read.
+    """
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = _header(next(reader, []))
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise MissingColumns(path, missing)
+        col = {name: header.index(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header}
+        fills: list[Fill] = []
+        refused: list[RefusedRow] = []
+        for line, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            cells = {name: (row[i].strip() if i < len(row) else "") for name, i in col.items()}
+            try:
+                fills.append(fill_of_row(line, cells))
+            except RowError as exc:
+                refused.append(RefusedRow(line, cells.get("execution_id", ""), exc.code, str(exc)))
+    return fills, refused
+
+
+class RowError(ValueError):
+    """A row the client refuses before any call; ``code`` says which kind."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+def _positive(cells: dict[str, str], name: str) -> str:
+    try:
+        value = to_decimal(cells[name], field=name)
+    except ValueError as exc:
+        raise RowError(INVALID_NUMBER, str(exc)) from None
+    if value <= 0:
+        raise RowError(INVALID_NUMBER, f"{name} must be greater than 0, got {cells[name]!r}")
+    return to_plain_str(value)
+
+
+def fill_of_row(line: int, cells: dict[str, str]) -> Fill:
+    """Turn one row's cells (column name -> stripped text) into the call it makes.
+
+    Args:
+        line: the row's line number (reported only).
+        cells: the row's cells by lower-case column name; a missing optional column or
+            an empty cell means "not given".
+
+    Returns:
+        The :class:`Fill`. An ``open`` row becomes ``POST /trades/execute`` with
+        ``source: "live"``, ``symbol``, ``side``, ``quantity`` (units), ``price`` (USD per
+        unit), ``filled_at``, ``strategy_id``, ``execution_id`` and, when given,
+        ``commission`` (USD), ``signal_id``, ``broker_order_id``, ``broker``. A ``close``
+        row becomes ``POST /trades/close-shadow`` with ``source: "live"``,
+        ``strategy_id``, ``symbol``, ``price``, ``closed_at`` (the row's ``filled_at``),
+        ``quantity``, ``execution_id`` and, when given, ``commission`` and ``signal_id``
+        (its ``side`` is checked, not sent: the service knows the position's side).
+
+    Raises:
+        RowError: an empty required cell or a bad side or action (``invalid_row``), a
+            quantity or price that is not a decimal number greater than 0 or a
+            commission that is not one at least 0 (``invalid_number``), a ``filled_at``
+            that is not ISO 8601 with a UTC offset (``invalid_time``).
+    """
+    empty = [name for name in REQUIRED_COLUMNS if not cells.get(name)]
+    if empty:
+        raise RowError(INVALID_ROW, f"empty required cell(s): {', '.join(empty)}")
+    action = cells["action"].lower()
+    if action not in (OPEN, CLOSE):
+        raise RowError(INVALID_ROW, f"action must be 'open' or 'close', got {cells['action']!r}")
+    side = cells["side"].upper()
+    if side not in ("BUY", "SELL"):
+        raise RowError(INVALID_ROW, f"side must be BUY or SELL, got {cells['side']!r}")
+    quantity, price = _positive(cells, "quantity"), _positive(cells, "price")
+    try:
+        commission = optional_decimal(cells.get("commission"), field="commission")
+    except ValueError as exc:
+        raise RowError(INVALID_NUMBER, str(exc)) from None
+    if commission is not None and commission < 0:
+        raise RowError(INVALID_NUMBER, f"commission must be at least 0, got {cells['commission']!r}")
+    try:
+        moment = datetime.fromisoformat(cells["filled_at"])
+    except ValueError:
+        raise RowError(INVALID_TIME, f"filled_at is not an ISO 8601 time: {cells['filled_at']!r}") from None
+    if moment.tzinfo is None:
+        raise RowError(INVALID_TIME, f"filled_at needs a UTC offset (e.g. +00:00): {cells['filled_at']!r}")
+    execution_id = cells["execution_id"]
+    body = {"source": "live", "strategy_id": cells["strategy_id"], "symbol": cells["symbol"].upper(),
+            "quantity": quantity, "price": price, "execution_id": execution_id}
+    if commission is not None:
+        body["commission"] = to_plain_str(commission)
+    if cells.get("signal_id"):
+        body["signal_id"] = cells["signal_id"]
+    if action == OPEN:
+        body.update(side=side, filled_at=moment.isoformat())
+        for name in ("broker_order_id", "broker"):
+            if cells.get(name):
+                body[name] = cells[name]
+        return Fill(line, execution_id, action, "/trades/execute", body)
+    body["closed_at"] = moment.isoformat()
+    return Fill(line, execution_id, action, "/trades/close-shadow", body)
+
+
+def _parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def recorded_before(fill: Fill, answer: dict[str, Any], started: datetime) -> bool:
+    """Whether the service's answer to ``fill`` shows the row had been recorded before
+    ``started`` (a re-import): the opened trade's ``received_at`` (the service's clock when
+    it recorded the fill) or, for a close, the answered trade's ``last_updated`` (the
+    time of its latest write), earlier than ``started``.
+
+    A heuristic on two clocks: with the service's clock behind the client's by more than
+    the import's duration, a new row reads as already recorded (and ahead, the reverse).
+    An answer without these times counts as new.
+
+    Args:
+        fill: the row sent.
+        answer: the trade the service answered (JSON object).
+        started: when this import started (aware datetime).
+
+    Returns:
+        True when the answer's time is earlier than ``started``.
+    """
+    moment = _parse_time(answer.get("received_at" if fill.action == OPEN else "last_updated"))
+    return moment is not None and moment < started
+
+
+def _error_of(response: httpx.Response) -> tuple[str, str]:
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        error = {}
+    code = error.get("code") or f"http_{response.status_code}"
+    message = error.get("message") or response.text[:200]
+    details = error.get("details")
+    if details:
+        message += " (" + "; ".join(f"{'.'.join(str(p) for p in d.get('loc', []))}: {d.get('msg', '')}"
+                                    for d in details if isinstance(d, dict)) + ")"
+    return code, message
+
+
+async def import_fills(
+    client: httpx.AsyncClient,
+    fills: list[Fill],
+    *,
+    user_headers: dict[str, str],
+    started: datetime,
+    on_row: Callable[[Fill], None] | None = None,
+) -> ImportResult:
+    """Send each fill to the service in order and sort the answers.
+
+    Args:
+        client: an HTTP client whose ``base_url`` is the service.
+        fills: the rows to send (from :func:`read_fills`), in file order.
+        user_headers: the trading user's ``Authorization`` header.
+        started: when the import started (aware), for :func:`recorded_before`.
+        on_row: called after each row (progress).
+
+    Returns:
+        The :class:`ImportResult`: rows answered 200/201 as recorded, rows answered with
+        another 4xx as refused with the service's error code and message.
+
+    Raises:
+        ImportAborted: a 401 or 403 (the token), a 5xx or a network error; the rows
+            before it are recorded and re-running the import is safe.
+    """
+    result = ImportResult()
+    for fill in fills:
+        try:
+            response = await client.post(fill.path, json=fill.body, headers=user_headers)
+        except httpx.HTTPError as exc:
+            raise ImportAborted(f"line {fill.line} ({fill.execution_id}): {exc!r}") from exc
+        if response.status_code in (401, 403) or response.status_code >= 500:
+            code, message = _error_of(response)
+            raise ImportAborted(f"line {fill.line} ({fill.execution_id}): {response.status_code} {code}: {message}")
+        if response.status_code >= 400:
+            code, message = _error_of(response)
+            result.refused.append(RefusedRow(fill.line, fill.execution_id, code, message, response.status_code))
+        else:
+            answer = json.loads(response.text, parse_float=Decimal)
+            result.recorded.append(RecordedRow(fill.line, fill.execution_id, str(answer.get("id", "")),
+                                               recorded_before(fill, answer, started)))
+        if on_row:
+            on_row(fill)
+    return result
