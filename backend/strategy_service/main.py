@@ -52,8 +52,9 @@ def build_services(storage: Storage, settings: Settings) -> Services:
     quote_service = QuoteService(quote_repo)
     strategy_service = StrategyService(StrategyRepository(storage))
     performance_service = PerformanceService(aggregate_repo, trade_repo, quote_repo, user_service, strategy_service)
+    signal_repo = ShortfallRepository(storage)
     maintenance = Maintenance(aggregate_repo, trade_repo, user_repo, user_service, performance_service,
-                              grace_seconds=settings.REBUILD_GRACE_SECONDS)
+                              grace_seconds=settings.REBUILD_GRACE_SECONDS, signals=signal_repo)
     user_service.on_timezone_change = maintenance.rebuild_in_background  # days are dates in the trading zone
     trade_service = TradeService(trade_repo, aggregate_repo, settings)
     triggers = TriggerService(trade_service, settings)
@@ -67,7 +68,7 @@ def build_services(storage: Storage, settings: Settings) -> Services:
         performance=performance_service,
         maintenance=maintenance,
         strategies=strategy_service,
-        shortfall=ShortfallService(ShortfallRepository(storage), user_service, performance_service),
+        shortfall=ShortfallService(signal_repo, user_service, performance_service),
     )
 
 

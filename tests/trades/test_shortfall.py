@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal as D
+
+from backend.strategy_service.core.shortfall import SignalFill, signal_shortfall, summarize
 
 T0 = (datetime.now(timezone.utc) - timedelta(days=2)).replace(hour=15, minute=0, second=0, microsecond=0)
 
@@ -86,3 +91,48 @@ class TestShortfall:
                                      "cumulative_live": "91.00", "cumulative_shadow": "100.00",
                                      "tracking_difference": "-9.00"}]
         assert await services.maintenance.verify("alice") == []
+
+
+class TestVerifyAfterAMixedRun:
+    async def test_random_shadow_and_live_fills_verify_clean(self, client, auth, db, services):
+        rng = random.Random(1422)
+        expected = []
+
+        async def one(i: int) -> None:
+            side = rng.choice(["BUY", "SELL"])
+            decision = D(rng.randrange(5000, 20000)) / 100
+            signal = f"m{i}"
+            shadow_body = {"symbol": "MSFT", "side": side, "quantity": "10", "strategy_id": "mix", "source": "backtest",
+                           "price": str(decision), "filled_at": T0.isoformat(), "signal_id": signal}
+            parts = [D(rng.randrange(-30, 30)) / 100 for _ in range(rng.randrange(0, 3))]
+            lives = [{"symbol": "MSFT", "side": side, "quantity": "5", "strategy_id": "mix", "source": "live",
+                      "price": str(decision + p), "filled_at": (T0 + timedelta(seconds=k + 1)).isoformat(),
+                      "commission": "0.50", "execution_id": f"E-{signal}-{k}", "signal_id": signal}
+                     for k, p in enumerate(parts)]
+            bodies = [shadow_body] + lives
+            rng.shuffle(bodies)  # any arrival order
+            for body in bodies:
+                r = await client.post("/trades/execute", json=body, headers=auth())
+                assert r.status_code == 201, r.text
+            expected.append(signal_shortfall(
+                strategy_id="mix", signal_id=signal, symbol="MSFT", side=side, decision_price=decision, decided_at=T0,
+                shadow=[SignalFill("s", decision, D("10"), T0)],
+                live=[SignalFill(str(k), decision + p, D("5"), T0, D("0.50")) for k, p in enumerate(parts)]))
+
+        for start in range(0, 40, 10):
+            await asyncio.gather(*[one(i) for i in range(start, start + 10)])
+        body = (await client.get("/trades/shortfall", params={"strategy_id": "mix", "limit": 200},
+                                 headers=auth())).json()
+        want = summarize(expected)
+        assert (body["summary"]["signals"], body["summary"]["linked"]) == (want.signals, want.linked)
+        assert (body["summary"]["mean_bps"], body["summary"]["median_bps"], body["summary"]["total_usd"]) == (
+            str(want.mean_bps) if want.mean_bps is not None else None,
+            str(want.median_bps) if want.median_bps is not None else None, str(want.total_usd))
+        assert await services.maintenance.verify("alice") == []
+        # a signal document that lost a fill is reported
+        doc = [s async for s in db.collection("users", "alice", "signals").stream() if (s.to_dict() or {}).get("live")][0]
+        live = doc.to_dict()["live"]
+        first = sorted(live)[0]
+        await doc.reference.update({f"live.`{first}`.price": "1"})
+        problems = await services.maintenance.verify("alice")
+        assert any(p.startswith(f"signal {doc.id} live fill {first}") for p in problems), problems

@@ -36,6 +36,7 @@ from ..core.dashboard import Basis, Dashboard, compute_dashboard
 from ..core.errors import StorageUnavailable
 from ..core.money import ZERO, cents_of
 from ..core.shadow import compute_shadow_metrics
+from ..shortfall.repository import ShortfallRepository, fill_record
 from ..trades.models import Trade
 from ..trades.repository import TradeRepository
 from ..users.models import UserSettings
@@ -137,13 +138,15 @@ class Maintenance:
     """
 
     def __init__(self, aggregates: AggregateRepository, trades: TradeRepository, users: UserRepository,
-                 users_service: UserService, performance: PerformanceService, *, grace_seconds: float = 30.0) -> None:
+                 users_service: UserService, performance: PerformanceService, *, grace_seconds: float = 30.0,
+                 signals: ShortfallRepository | None = None) -> None:
         self.aggregates = aggregates
         self.trades = trades
         self.users = users
         self.users_service = users_service
         self.performance = performance
         self.grace_seconds = grace_seconds
+        self.signals = signals
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -159,11 +162,18 @@ class Maintenance:
         except Exception:  # a background task has nobody to answer: log, the marker stays
             log.exception("background rebuild of %s failed; run `strategy-service rebuild` to finish it", uid)
 
-    async def recompute(self, uid: str, settings: UserSettings | None = None) -> Recomputed:
+    async def recompute(self, uid: str, settings: UserSettings | None = None,
+                        fills: dict[tuple[str, str, str], dict[str, str]] | None = None) -> Recomputed:
         """Read every trade of the user (O(history)) and compute their facts in the live
-        generation's time zone."""
+        generation's time zone; with ``fills``, also collect what each trade's fill should
+        have put in its signal (:func:`~..shortfall.repository.fill_record`)."""
         settings = settings or await self.users_service.get(uid)
-        closed = [r async for t in self.trades.stream(uid) for r in realizations_of(t)]
+        closed = []
+        async for t in self.trades.stream(uid):
+            closed += realizations_of(t)
+            record = fill_record(t) if fills is not None else None
+            if record is not None:
+                fills[record[:3]] = record[3]
         return Recomputed(settings, closed, [t.facts(settings.aggregates.timezone) for t in closed])
 
     async def rebuild(self, uid: str) -> dict[str, int]:
@@ -255,9 +265,14 @@ class Maintenance:
             One line per difference; empty when everything agrees.
         """
         settings = await self.users_service.get(uid)
-        rec = await self.recompute(uid, settings)
+        expected_fills: dict[tuple[str, str, str], dict[str, str]] = {}
+        rec = await self.recompute(uid, settings, fills=expected_fills)
         gen = settings.aggregates.number
         out: list[str] = []
+        if self.signals is not None:  # every fill of a signal is in its signal document, as its trade says
+            stored_fills = await self.signals.stored_fills(uid)
+            for key in sorted(set(stored_fills) | set(expected_fills)):
+                _diff(f"signal {key[0]} {key[1]} fill {key[2]}", stored_fills.get(key), expected_fills.get(key), out)
         open_cents = sum(cents_of(t.unallocated("notional")) for t in await self.trades.open_trades(uid))
         _diff("open notional cents", await self.trades.open_notional(uid), open_cents, out)
         documents = await self.aggregates.generation_documents(uid, gen)

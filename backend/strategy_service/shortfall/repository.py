@@ -33,6 +33,18 @@ def signal_id_of(strategy_id: str, signal_id: str) -> str:
     return f"{strategy_id}|{signal_id}"
 
 
+def fill_record(trade: Trade) -> tuple[str, str, str, dict[str, str]] | None:
+    """``(signal document id, "shadow" or "live", trade id, {price, quantity, commission})``:
+    what a trade's fill puts in its signal (``verify`` compares them), or None without a
+    ``signal_id``."""
+    signal_id = trade.client.get("signal_id")
+    if not signal_id:
+        return None
+    return (signal_id_of(trade.strategy_id, signal_id), "live" if trade.source == LIVE else "shadow", trade.shadow_id,
+            {"price": to_plain_str(trade.entry_price), "quantity": to_plain_str(trade.quantity),
+             "commission": to_plain_str(trade.entry_fee)})
+
+
 def signal_fields(trade: Trade) -> dict[str, Any] | None:
     """What a trade's fill merges into its signal's document, or None without a
     ``signal_id``. A shadow fill carries the decision price and time."""
@@ -114,6 +126,17 @@ class ShortfallRepository(Repository):
         rows = [(s.id, shortfall_of(s.to_dict() or {}))
                 async for s in query.limit(limit).stream(retry=self.retry, timeout=self.timeout)]
         return rows, True
+
+    async def stored_fills(self, uid: str) -> dict[tuple[str, str, str], dict[str, str]]:
+        """Every fill recorded in the user's signals: ``(signal id, side, trade id) ->
+        {price, quantity, commission}`` (O(signals))."""
+        out: dict[tuple[str, str, str], dict[str, str]] = {}
+        async for snap in self.client.collection(USERS, uid, SIGNALS).stream(retry=self.retry, timeout=self.timeout):
+            doc = snap.to_dict() or {}
+            for side in ("shadow", "live"):
+                for trade_id, e in (doc.get(side) or {}).items():
+                    out[(snap.id, side, trade_id)] = {k: e.get(k) for k in ("price", "quantity", "commission")}
+        return out
 
     async def stream(self, uid: str, *, first_us: int | None, last_us: int | None, strategy_id: str | None,
                      symbol: str | None) -> AsyncIterator[SignalShortfall]:
