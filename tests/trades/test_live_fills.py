@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from backend.strategy_service.quotes.repository import QuoteRepository
+from backend.strategy_service.trades.marking import mark_to_market
 from tests.support import trade_doc
 
 T0 = (datetime.now(timezone.utc) - timedelta(days=3)).replace(hour=15, minute=0, second=0, microsecond=0)
@@ -87,3 +89,14 @@ class TestLiveClose:
         dash = (await client.get("/trades/shadow/dashboard", params={"source": "live"}, headers=auth())).json()
         assert dash["total_trades"] == 2
         assert await services.maintenance.verify("alice") == []
+
+
+class TestMarkToMarket:
+    async def test_live_trades_are_never_marked_at_our_quotes(self, client, auth, publish, services):
+        r = await client.post("/trades/execute", json=live(symbol="MSFT", execution_id="E-m"), headers=auth())
+        await publish("MSFT", bid="150.00", ask="150.10")
+        result = await mark_to_market(services.trades.trades, QuoteRepository(services.storage), batch_size=10,
+                                      max_quote_age_seconds=60)
+        assert (result.live, result.updated) == (1, 0)
+        stored = (await client.get(f"/trades/shadow/{r.json()['id']}", headers=auth())).json()
+        assert stored["current_price"] == "100.05"

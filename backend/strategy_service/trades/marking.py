@@ -10,14 +10,15 @@ from datetime import datetime, timezone
 from ..core.exits import evaluate
 from ..core.pnl import exit_fill_price
 from ..quotes.repository import QuoteRepository
-from .models import PAPER
+from .models import LIVE, PAPER
 from .repository import TradeRepository
 from .triggers import CLOSED, MOVED, TriggerService
 
 
 @dataclass
 class MarkResult:
-    """What one mark-to-market run did (counts of OPEN trades)."""
+    """What one mark-to-market run did (counts of OPEN trades; ``live``: live trades, which
+    the job leaves alone)."""
 
     scanned: int = 0
     updated: int = 0
@@ -26,6 +27,7 @@ class MarkResult:
     changed_meanwhile: int = 0
     exited: int = 0
     water_marks_moved: int = 0
+    live: int = 0
 
 
 async def mark_to_market(trades: TradeRepository, quotes: QuoteRepository, *, batch_size: int,
@@ -60,6 +62,9 @@ async def mark_to_market(trades: TradeRepository, quotes: QuoteRepository, *, ba
         exits = []
         for trade in page:
             result.scanned += 1
+            if trade.source == LIVE:  # a broker's position: its marks are the broker's, not our quotes
+                result.live += 1
+                continue
             quote = marks.get(trade.symbol)
             mark = None if quote is None else exit_fill_price(trade.side, bid=quote.bid, ask=quote.ask, price=quote.price)
             if quote is None or mark is None or mark <= 0:
