@@ -254,6 +254,41 @@ class TestShards:
         assert (await client.get("/api/metrics", headers=auth())).json()["totalTrades"] == 68
         assert await services.maintenance.verify("alice") == []
 
+    async def test_a_read_after_the_checkpoint_reads_no_sequence_unless_a_close_came(self, client, auth, services):
+        from zoneinfo import ZoneInfo
+
+        from backend.strategy_service.performance.filters import TradeFilter
+
+        now = datetime.now(timezone.utc)
+        if now.astimezone(ZoneInfo("America/New_York")).hour == 0 and now.astimezone(ZoneInfo("America/New_York")).minute < 15:
+            pytest.skip("needs 15 minutes of today in the user's zone")
+        earlier = now - timedelta(minutes=10)
+        for i in range(10):
+            r = await client.post("/trades/execute", headers=auth(), json={
+                "symbol": "AAPL", "side": "BUY", "quantity": "1", "strategy_id": "s", "source": "backtest",
+                "price": "100", "filled_at": (earlier - timedelta(minutes=5)).isoformat()})
+            await client.post("/trades/close-shadow", headers=auth(), json={
+                "shadow_id": r.json()["id"], "price": str(90 + 3 * i), "closed_at": earlier.isoformat()})
+        assert (await client.get("/trades/shadow/dashboard", headers=auth())).status_code == 200  # the checkpoint
+        reads: list[str] = []
+        original = services.performance.aggregates.sequences
+
+        async def sequences(*args, **kwargs):
+            reads.append("seq")
+            return await original(*args, **kwargs)
+
+        services.performance.aggregates.sequences = sequences
+        quiet = await services.performance.load_selection("alice", TradeFilter())
+        assert (quiet.folded, quiet.fold.count, reads) == (0, 10, [])  # nothing after the checkpoint: no query
+        r = await client.post("/trades/execute", headers=auth(), json={
+            "symbol": "AAPL", "side": "BUY", "quantity": "1", "strategy_id": "s", "source": "backtest",
+            "price": "100", "filled_at": earlier.isoformat()})
+        await client.post("/trades/close-shadow", headers=auth(), json={
+            "shadow_id": r.json()["id"], "price": "80", "closed_at": datetime.now(timezone.utc).isoformat()})
+        fresh = await services.performance.load_selection("alice", TradeFilter())
+        assert (fresh.folded, fresh.fold.count, reads) == (1, 11, ["seq"])  # the new close, folded
+        assert await services.maintenance.verify("alice") == []
+
     def test_group_partitions_spread_the_keys(self):
         parts = {doc_id.split("~")[2] for (c, doc_id) in snapshot_documents(
             0, [_facts(i, date(2026, 1, 2), i, 0) for i in range(300)]) if c == "aggGroups"}

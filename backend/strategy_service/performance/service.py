@@ -210,17 +210,20 @@ class PerformanceService:
                 return rollup, OrderFold(), [], None, {}, prior
             latest = max(counts)
             cp = await self.aggregates.checkpoint(tx, uid, gen, key)
+            latest_minutes = await self.aggregates.minute_counts(tx, uid, gen, latest)
             fold, start_day, after = OrderFold(), min(counts), -1
             if cp is not None and cp.day <= latest and sum(c for d, c in counts.items() if d < cp.day) == cp.prior_count:
-                minutes = await self.aggregates.minute_counts(tx, uid, gen, cp.day)
+                minutes = latest_minutes if cp.day == latest else await self.aggregates.minute_counts(tx, uid, gen, cp.day)
                 if sum(n for m, n in minutes.items() if m <= cp.minute) == cp.minute_total:
                     fold, start_day, after = cp.fold.copy(), cp.day, cp.minute
             cp = cp if fold.count or after >= 0 else None  # the checkpoint used, if any
             if after == WHOLE_DAY:
                 start_day, after = start_day + timedelta(days=1), -1
+            # nothing to fold when the latest day's minute counts (every close, whatever the
+            # filter, in this same snapshot) show no close after the fold's start
+            rest = start_day < latest or (start_day == latest and any(n for m, n in latest_minutes.items() if m > after))
             entries = (await self.aggregates.sequences(tx, uid, gen, start_day, after, latest, seen[AGG_SEQ])
-                       if start_day <= latest else [])
-            latest_minutes = await self.aggregates.minute_counts(tx, uid, gen, latest)
+                       if rest else [])
             return rollup, fold, entries, cp, latest_minutes, prior
 
         rollup, fold, entries, cp, latest_minutes, prior = await self.aggregates.read_snapshot(read)
