@@ -172,7 +172,9 @@ class PerformanceService:
         - the close sequences after it: normally the last minutes of the latest day.
 
         A new checkpoint (through the latest day but its last :data:`SETTLE_MINUTES`
-        minutes when that day is today) is then stored, best effort.
+        minutes when that day is today) is then stored, best effort; and the documents the
+        read found spread over write shards are merged when settled or idle
+        (:func:`compact_spread`), so that later reads fetch fewer.
         """
         settings = settings or await self.users.get(uid)
         gen, tz = settings.aggregates.number, settings.aggregates.timezone
