@@ -179,6 +179,116 @@ class TestShards:
         assert (await client.get("/trades/shadow/dashboard", headers=auth())).json() == before
         assert await services.maintenance.verify("alice") == []
 
+    async def _close_today(self, client, auth, n: int, *, offset: int = 0) -> None:
+        """``n`` backtest trades opened and closed now (today in the user's zone), at once."""
+        now = datetime.now(timezone.utc)
+
+        async def trade(i: int) -> None:
+            r = await client.post("/trades/execute", headers=auth(), json={
+                "symbol": ["AAPL", "MSFT", "NVDA"][i % 3], "side": "BUY", "quantity": "1", "strategy_id": f"s{i % 2}",
+                "source": "backtest", "price": "100", "filled_at": (now - timedelta(hours=1)).isoformat(),
+                "risk_amount": "50"})
+            assert r.status_code == 201, r.text
+            r = await client.post("/trades/close-shadow", headers=auth(), json={
+                "shadow_id": r.json()["id"], "price": str(95 + i % 11), "closed_at": now.isoformat()})
+            assert r.status_code == 200, r.text
+
+        await asyncio.gather(*[trade(offset + i) for i in range(n)])
+
+    async def test_a_read_merges_the_idle_shards_of_today(self, client, auth, db, services, monkeypatch):
+        from backend.strategy_service.performance import service as perf
+
+        await user_ref(db, "alice", "settings", "profile").set({"aggregate_shards": 16}, merge=True)
+        await self._close_today(client, auth, 40)
+        spread = {c: len(await user_docs(db, "alice", c)) for c in ("aggDays", "aggGroups", "aggCells")}
+        assert spread["aggDays"] > 4 and spread["aggGroups"] > 16
+        before = (await client.get("/trades/shadow/dashboard", headers=auth())).json()
+        # just written: the shards are not idle yet, and stay
+        assert {c: len(await user_docs(db, "alice", c)) for c in ("aggDays", "aggGroups", "aggCells")} == spread
+        monkeypatch.setattr(perf, "IDLE_SHARD_SECONDS", 0.0)
+        assert (await client.get("/trades/shadow/dashboard", headers=auth())).json() == before
+        await client.get("/trades/shadow/dashboard", params={"strategy_id": "s1"}, headers=auth())
+        merged = {c: len(await user_docs(db, "alice", c)) for c in ("aggDays", "aggGroups", "aggCells")}
+        # one document per partition: the month's day totals, 1 source + 2 strategies + 3
+        # symbols in at most 6 group partitions, today's cells in at most 4
+        assert merged["aggDays"] == 1 and merged["aggGroups"] <= 6 and merged["aggCells"] <= CELL_PARTITIONS
+        ids = [i for c in ("aggDays", "aggGroups", "aggCells") for i in await user_docs(db, "alice", c)]
+        assert ids and all(i.endswith("~00") for i in ids)
+        assert (await client.get("/trades/shadow/dashboard", headers=auth())).json() == before
+        assert await services.maintenance.verify("alice") == []
+
+    async def test_closes_during_merges_of_today_lose_nothing(self, client, auth, db, services, monkeypatch):
+        """Closes keep writing today's shards while reads merge them into shard 00 over and
+        over: every increment is still there, exactly."""
+        from backend.strategy_service.performance import service as perf
+
+        monkeypatch.setattr(perf, "IDLE_SHARD_SECONDS", 0.0)  # merge every shard a read sees,
+        monkeypatch.setattr(perf, "ROLLUP_SECONDS", 0.0)  # at every read: the worst contention
+        await user_ref(db, "alice", "settings", "profile").set({"aggregate_shards": 8}, merge=True)
+        await self._close_today(client, auth, 8)
+        stop = asyncio.Event()
+        merges = 0
+
+        async def merge_loop() -> None:
+            nonlocal merges
+            while not stop.is_set():
+                r = await client.get("/trades/shadow/dashboard", headers=auth())
+                assert r.status_code == 200, r.text
+                days = await user_docs(db, "alice", "aggDays")
+                if len(days) > 1:  # and a merge straight from the repository, of every shard
+                    await services.performance.aggregates.compact("alice", "aggDays", sorted(days))
+                merges += 1
+
+        async def closes() -> None:
+            try:
+                for k in range(6):
+                    await self._close_today(client, auth, 10, offset=8 + 10 * k)
+                    await asyncio.sleep(0.3)  # the merges get in between the rounds too
+            finally:
+                stop.set()
+
+        await asyncio.gather(merge_loop(), merge_loop(), closes())
+        assert merges >= 4
+        r = (await client.get("/trades/shadow/dashboard", headers=auth())).json()
+        assert r["total_trades"] == 68
+        assert (await client.get("/api/metrics", headers=auth())).json()["totalTrades"] == 68
+        assert await services.maintenance.verify("alice") == []
+
+    async def test_a_read_after_the_checkpoint_reads_no_sequence_unless_a_close_came(self, client, auth, services):
+        from zoneinfo import ZoneInfo
+
+        from backend.strategy_service.performance.filters import TradeFilter
+
+        now = datetime.now(timezone.utc)
+        if now.astimezone(ZoneInfo("America/New_York")).hour == 0 and now.astimezone(ZoneInfo("America/New_York")).minute < 15:
+            pytest.skip("needs 15 minutes of today in the user's zone")
+        earlier = now - timedelta(minutes=10)
+        for i in range(10):
+            r = await client.post("/trades/execute", headers=auth(), json={
+                "symbol": "AAPL", "side": "BUY", "quantity": "1", "strategy_id": "s", "source": "backtest",
+                "price": "100", "filled_at": (earlier - timedelta(minutes=5)).isoformat()})
+            await client.post("/trades/close-shadow", headers=auth(), json={
+                "shadow_id": r.json()["id"], "price": str(90 + 3 * i), "closed_at": earlier.isoformat()})
+        assert (await client.get("/trades/shadow/dashboard", headers=auth())).status_code == 200  # the checkpoint
+        reads: list[str] = []
+        original = services.performance.aggregates.sequences
+
+        async def sequences(*args, **kwargs):
+            reads.append("seq")
+            return await original(*args, **kwargs)
+
+        services.performance.aggregates.sequences = sequences
+        quiet = await services.performance.load_selection("alice", TradeFilter())
+        assert (quiet.folded, quiet.fold.count, reads) == (0, 10, [])  # nothing after the checkpoint: no query
+        r = await client.post("/trades/execute", headers=auth(), json={
+            "symbol": "AAPL", "side": "BUY", "quantity": "1", "strategy_id": "s", "source": "backtest",
+            "price": "100", "filled_at": earlier.isoformat()})
+        await client.post("/trades/close-shadow", headers=auth(), json={
+            "shadow_id": r.json()["id"], "price": "80", "closed_at": datetime.now(timezone.utc).isoformat()})
+        fresh = await services.performance.load_selection("alice", TradeFilter())
+        assert (fresh.folded, fresh.fold.count, reads) == (1, 11, ["seq"])  # the new close, folded
+        assert await services.maintenance.verify("alice") == []
+
     def test_group_partitions_spread_the_keys(self):
         parts = {doc_id.split("~")[2] for (c, doc_id) in snapshot_documents(
             0, [_facts(i, date(2026, 1, 2), i, 0) for i in range(300)]) if c == "aggGroups"}

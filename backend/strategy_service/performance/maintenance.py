@@ -44,7 +44,7 @@ from ..users.repository import UserRepository
 from ..users.service import UserService, generation_doc
 from .filters import TradeFilter
 from .repository import AGG_CELLS, AGG_DAYS, AGG_GROUPS, AGG_SEQ, AGG_SUMMARY, CHUNK, MONTH_CHUNK, AggregateRepository, close_writes, snapshot_documents
-from .service import PerformanceService, compact_settled
+from .service import PerformanceService, compact_spread
 
 log = logging.getLogger(__name__)
 
@@ -293,11 +293,11 @@ class Maintenance:
         tz = settings.aggregates.timezone
         # merge what the load spread over settled periods first (the logical content is
         # unchanged, and checked above): the filtered reads below then fetch few documents
-        seen: dict[str, list[str]] = {}
-        for collection, doc_id in documents:
-            seen.setdefault(collection, []).append(doc_id)
+        seen: dict[str, dict[str, float]] = {}
+        for collection, doc_id in documents:  # idle 0: the current period's shards stay
+            seen.setdefault(collection, {})[doc_id] = 0.0
         today = datetime.now(timezone.utc).astimezone(tz).date()
-        await compact_settled(self.aggregates, uid, {c: ids for c, ids in seen.items() if c != AGG_SUMMARY}, today, None)
+        await compact_spread(self.aggregates, uid, {c: ids for c, ids in seen.items() if c != AGG_SUMMARY}, today, None)
         for flt in filters:
             label = json.dumps({k: v for k, v in flt.as_json().items() if v})
             chosen = [t for t, f in zip(rec.closed, rec.facts) if flt.matches_attributes(f.source, f.strategy_id, f.symbol)]

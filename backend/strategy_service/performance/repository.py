@@ -37,6 +37,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.field_path import FieldPath
 
@@ -93,6 +94,14 @@ BATCH_BYTES = 8 * 1024 * 1024
 def stable_hash(text: str) -> int:
     """A hash of ``text`` that every process agrees on (not Python's salted ``hash``)."""
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big")
+
+
+def idle_seconds(snap: Any) -> float:
+    """Seconds between a document's last write and the read that returned it, both on the
+    server's clock (0 when the snapshot does not say)."""
+    if snap.update_time is None or snap.read_time is None:
+        return 0.0
+    return max(0.0, (snap.read_time - snap.update_time).total_seconds())
 
 
 def _cell_part(facts: TradeFacts) -> str:
@@ -265,6 +274,18 @@ class AggregateRepository(Repository):
     def __init__(self, storage: Any, shards: ShardPolicy | None = None) -> None:
         super().__init__(storage)
         self.shards = shards or ShardPolicy()
+        self._rolled: dict[tuple[str, str], float] = {}
+
+    def may_roll_up(self, uid: str, key: str, every_seconds: float) -> bool:
+        """Whether this process may merge the current-period document ``key`` of ``uid``
+        now: at most once per ``every_seconds`` (it is then recorded as done)."""
+        now = time.monotonic()
+        if now - self._rolled.get((uid, key), -math.inf) < every_seconds:
+            return False
+        if len(self._rolled) > 100_000:  # forget the old ones
+            self._rolled = {k: t for k, t in self._rolled.items() if now - t < every_seconds}
+        self._rolled[(uid, key)] = now
+        return True
 
     def writes_for_close(self, uid: str, facts: list[tuple[int, TradeFacts]], *,
                          min_shards: int = 1) -> list[tuple[str, str, dict[str, Any]]]:
@@ -285,14 +306,26 @@ class AggregateRepository(Repository):
                 .where(filter=firestore.FieldFilter(FieldPath.document_id(), "<=", col.document(last + _END)))
                 .order_by(FieldPath.document_id()))
 
-    async def _stream(self, tx: Any, query: Any, seen: list[str] | None = None) -> list[Any]:
+    async def _stream(self, tx: Any, query: Any, seen: dict[str, float] | None = None) -> list[Any]:
+        """The documents of ``query`` (in ``tx`` when given); each id read goes into
+        ``seen`` with its idle seconds (see :func:`idle_seconds`)."""
         if tx is None:
             snaps = [s async for s in query.stream(retry=self.retry, timeout=self.timeout)]
         else:
             snaps = [s async for s in await tx.get(query, retry=self.retry, timeout=self.timeout)]
         if seen is not None:
-            seen.extend(s.id for s in snaps)
+            seen.update((s.id, idle_seconds(s)) for s in snaps)
         return snaps
+
+    async def _merge(self, run: Any, transaction: Any) -> None:
+        """Run a merge transaction; when it lost every attempt to contention (the client
+        then raises ``ValueError`` from the last ``Aborted``), a retryable storage error."""
+        try:
+            await run(transaction)
+        except ValueError as exc:
+            if isinstance(exc.__cause__, gexc.GoogleAPIError):
+                raise self.storage.unavailable(exc.__cause__) from exc
+            raise
 
     # -- the write -----------------------------------------------------------------------
     def stage_close(self, batch: Any, uid: str, writes: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
@@ -315,9 +348,9 @@ class AggregateRepository(Repository):
         return out
 
     async def day_totals(self, tx: Any, uid: str, gen: int, first_month: str, last_month: str,
-                         seen: list[str] | None = None) -> dict[date, CellStats]:
+                         seen: dict[str, float] | None = None) -> dict[date, CellStats]:
         """Each day's totals in ``[first_month, last_month]`` (``YYYY-MM``), shards added
-        (the ids read are appended to ``seen``)."""
+        (the ids read go into ``seen``, with their idle seconds)."""
         out: dict[date, CellStats] = {}
         query = self._range(uid, AGG_DAYS, f"{gen}~{first_month}~", f"{gen}~{last_month}~", ["d"])
         for snap in await self._stream(tx, query, seen):
@@ -336,7 +369,7 @@ class AggregateRepository(Repository):
         return out
 
     async def groups(self, tx: Any, uid: str, gen: int, first_month: str, last_month: str,
-                     seen: list[str] | None = None) -> dict[tuple[str, str], CellStats]:
+                     seen: dict[str, float] | None = None) -> dict[tuple[str, str], CellStats]:
         """Each breakdown group summed over ``[first_month, last_month]``."""
         out: dict[tuple[str, str], CellStats] = {}
         query = self._range(uid, AGG_GROUPS, f"{gen}~{first_month}~", f"{gen}~{last_month}~", ["b"])
@@ -346,7 +379,7 @@ class AggregateRepository(Repository):
         return out
 
     async def cells(self, tx: Any, uid: str, gen: int, first_day: date, last_day: date,
-                    seen: list[str] | None = None) -> dict[CellId, CellStats]:
+                    seen: dict[str, float] | None = None) -> dict[CellId, CellStats]:
         """Every cell of the days ``[first_day, last_day]``, partitions and shards added."""
         out: dict[CellId, CellStats] = {}
         # through the last month's chunk, which sorts after that month's days
@@ -394,10 +427,10 @@ class AggregateRepository(Repository):
                 if ref.id not in written:
                     tx.delete(ref)
 
-        await run(transaction)
+        await self._merge(run, transaction)
 
     async def sequences(self, tx: Any, uid: str, gen: int, first_day: date, after_minute: int,
-                        last_day: date, seen: list[str] | None = None) -> list[TradeFacts]:
+                        last_day: date, seen: dict[str, float] | None = None) -> list[TradeFacts]:
         """The close-sequence entries from ``first_day`` after ``after_minute`` through
         ``last_day`` (unordered): minute documents, and the chunks a compaction made of a
         settled day (ids ``~c{k}``, after the minutes; their entries carry the minute)."""
@@ -443,7 +476,7 @@ class AggregateRepository(Repository):
                 if ref.id not in written:
                     tx.delete(ref)
 
-        await run(transaction)
+        await self._merge(run, transaction)
 
     async def checkpoint(self, tx: Any, uid: str, gen: int, key: str) -> Checkpoint | None:
         """The stored fold checkpoint of a selection, or None."""
@@ -461,10 +494,13 @@ class AggregateRepository(Repository):
              "minute_total": cp.minute_total, "filters": filters}, retry=self.retry, timeout=self.timeout)
 
     async def compact(self, uid: str, collection: str, ids: list[str]) -> None:
-        """Merge the write shards ``ids`` of one settled document (same id but the last part)
-        into its shard ``00``, and delete the others, in one transaction: reads then fetch
-        one document where the load had spread many. A close that writes one of them
-        meanwhile waits for the transaction, then adds to a fresh shard that reads sum."""
+        """Merge the write shards ``ids`` of one document (same id but the last part) into
+        its shard ``00``, and delete the others, in one transaction: reads then fetch one
+        document where the load had spread many. Every shard merged is read inside the
+        transaction, so an increment is never lost: a close that writes one of them
+        meanwhile is either in what the transaction read, or waits for (or aborts and
+        retries) the transaction and then adds to a fresh shard that reads sum. That holds
+        for a settled period and for the current one alike (closes still arriving)."""
         target_id = "~".join(ids[0].split("~")[:-1] + ["00"])
         # shard 00 is read too, whether the read saw it or not: a close may have created it
         refs = [self._col(uid, collection).document(i) for i in sorted(set(ids) | {target_id})]
@@ -473,16 +509,15 @@ class AggregateRepository(Repository):
 
         @firestore.async_transactional
         async def run(tx: Any) -> None:
-            docs = []
-            for ref in refs:
-                snap = await ref.get(transaction=tx)
-                docs.append(snap.to_dict() or {} if snap.exists else {})
+            # one round trip (the client's AsyncTransaction.get_all awaits an async generator)
+            docs = [snap.to_dict() or {} async for snap in self.client.get_all(
+                refs, transaction=tx, retry=self.retry, timeout=self.timeout) if snap.exists]
             tx.set(target, merge_documents(collection, docs))
             for ref in refs:
                 if ref.id != target.id:
                     tx.delete(ref)
 
-        await run(transaction)
+        await self._merge(run, transaction)
 
     # -- verify and rebuild --------------------------------------------------------------
     async def generation_documents(self, uid: str, gen: int) -> dict[tuple[str, str], dict[str, Any]]:
@@ -527,4 +562,4 @@ class AggregateRepository(Repository):
         return len(refs)
 
 
-__all__ = ["AggregateRepository", "Checkpoint", "ShardPolicy", "close_writes", "snapshot_documents"]
+__all__ = ["AggregateRepository", "Checkpoint", "ShardPolicy", "close_writes", "idle_seconds", "snapshot_documents"]

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from collections.abc import Mapping
 from typing import Any
 
 from ..core.aggregates import CellId, OrderFold, Rollup, TradeFacts, minute_of_day
@@ -38,8 +39,14 @@ log = logging.getLogger(__name__)
 
 #: Minutes of the latest day that a checkpoint leaves open (closes may still commit there).
 SETTLE_MINUTES = 2
-#: Settled documents whose shards one read merges, at most (each is one transaction).
+#: Documents whose shards one read merges, at most (each is one transaction).
 COMPACTIONS_PER_READ = 64
+#: A write shard of the current period no close has written for this long is merged into
+#: shard 00 by the next read (the shard policy's window: the load that chose it has gone).
+IDLE_SHARD_SECONDS = 10.0
+#: A current-period document's idle shards are merged at most this often per process, so
+#: that reads add about one write per this many seconds to its shard 00, whatever their rate.
+ROLLUP_SECONDS = 10.0
 
 
 @dataclass
@@ -59,13 +66,23 @@ class Selection:
     prior_pnl_cents: int = 0
 
 
-async def compact_settled(aggregates: AggregateRepository, uid: str, seen: dict[str, list[str]], today: date,
-                          limit: int | None) -> int:
-    """Merge the documents a read found spread over several when their period has settled:
-    the write shards of day totals and groups (a past month) and of cells (a past day),
-    and a past day's close-sequence documents into chunks. Up to ``limit`` merges (None:
-    all). Best effort: the answers do not depend on it, only the number of documents
-    later reads fetch.
+async def compact_spread(aggregates: AggregateRepository, uid: str, seen: Mapping[str, Mapping[str, float]],
+                         today: date, limit: int | None) -> int:
+    """Merge the documents a read found spread over several (``seen``: collection -> id
+    -> idle seconds, see :func:`~.repository.idle_seconds`):
+
+    - a settled period's: the write shards of day totals and groups (a past month) and of
+      cells (a past day) into shard ``00``, a past month's cells into month chunks, a past
+      day's close-sequence documents into chunks;
+    - the current period's (this month's day totals and groups, today's cells): the write
+      shards idle for :data:`IDLE_SHARD_SECONDS` or more, into shard ``00``, at most once
+      per :data:`ROLLUP_SECONDS` per document in this process. A burst of closes spreads
+      them over up to 64 shards; once it has passed, the next read folds them back, so a
+      read of today costs about the same after 5,000 closes as after 50. Shards still
+      being written stay, so the merge competes with no close for long.
+
+    Up to ``limit`` merges (None: all). Best effort: the answers do not depend on it, only
+    the number of documents later reads fetch.
 
     Returns:
         The number of merges done.
@@ -95,6 +112,11 @@ async def compact_settled(aggregates: AggregateRepository, uid: str, seen: dict[
                 worth = bool(loose) and 2 <= len(group) <= BATCH_WRITES
             else:
                 worth = len(group) >= 2
+            if not settled and collection != AGG_SEQ and not month_cells:
+                # the current period: only the shards no close has written for a while
+                group = [g for g in group if not g.endswith("~00") and ids[g] >= IDLE_SHARD_SECONDS]
+                worth = bool(group) and aggregates.may_roll_up(uid, f"{collection}/{key}", ROLLUP_SECONDS)
+                settled = True
             if not (settled and worth):
                 continue
             if limit is not None and done >= limit:
@@ -150,7 +172,9 @@ class PerformanceService:
         - the close sequences after it: normally the last minutes of the latest day.
 
         A new checkpoint (through the latest day but its last :data:`SETTLE_MINUTES`
-        minutes when that day is today) is then stored, best effort.
+        minutes when that day is today) is then stored, best effort; and the documents the
+        read found spread over write shards are merged when settled or idle
+        (:func:`compact_spread`), so that later reads fetch fewer.
         """
         settings = settings or await self.users.get(uid)
         gen, tz = settings.aggregates.number, settings.aggregates.timezone
@@ -159,7 +183,7 @@ class PerformanceService:
         first = flt.start_date or date(1970, 1, 1)
         last = min(flt.end_date or today + timedelta(days=1), today + timedelta(days=1))
 
-        seen: dict[str, list[str]] = {AGG_DAYS: [], AGG_GROUPS: [], AGG_CELLS: [], AGG_SEQ: []}
+        seen: dict[str, dict[str, float]] = {AGG_DAYS: {}, AGG_GROUPS: {}, AGG_CELLS: {}, AGG_SEQ: {}}
 
         async def read(tx: Any) -> tuple[Rollup, OrderFold, list[TradeFacts], Checkpoint | None, dict[int, int], int]:
             for ids in seen.values():  # the transaction may run more than once
@@ -188,21 +212,24 @@ class PerformanceService:
                 return rollup, OrderFold(), [], None, {}, prior
             latest = max(counts)
             cp = await self.aggregates.checkpoint(tx, uid, gen, key)
+            latest_minutes = await self.aggregates.minute_counts(tx, uid, gen, latest)
             fold, start_day, after = OrderFold(), min(counts), -1
             if cp is not None and cp.day <= latest and sum(c for d, c in counts.items() if d < cp.day) == cp.prior_count:
-                minutes = await self.aggregates.minute_counts(tx, uid, gen, cp.day)
+                minutes = latest_minutes if cp.day == latest else await self.aggregates.minute_counts(tx, uid, gen, cp.day)
                 if sum(n for m, n in minutes.items() if m <= cp.minute) == cp.minute_total:
                     fold, start_day, after = cp.fold.copy(), cp.day, cp.minute
             cp = cp if fold.count or after >= 0 else None  # the checkpoint used, if any
             if after == WHOLE_DAY:
                 start_day, after = start_day + timedelta(days=1), -1
+            # nothing to fold when the latest day's minute counts (every close, whatever the
+            # filter, in this same snapshot) show no close after the fold's start
+            rest = start_day < latest or (start_day == latest and any(n for m, n in latest_minutes.items() if m > after))
             entries = (await self.aggregates.sequences(tx, uid, gen, start_day, after, latest, seen[AGG_SEQ])
-                       if start_day <= latest else [])
-            latest_minutes = await self.aggregates.minute_counts(tx, uid, gen, latest)
+                       if rest else [])
             return rollup, fold, entries, cp, latest_minutes, prior
 
         rollup, fold, entries, cp, latest_minutes, prior = await self.aggregates.read_snapshot(read)
-        await compact_settled(self.aggregates, uid, seen, today, COMPACTIONS_PER_READ)
+        await compact_spread(self.aggregates, uid, seen, today, COMPACTIONS_PER_READ)
         counts = {day: stats.realizations for day, stats in rollup.by_day.items()}
         if not counts:
             return Selection(rollup=rollup, fold=fold, prior_pnl_cents=prior)

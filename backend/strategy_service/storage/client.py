@@ -32,6 +32,10 @@ T = TypeVar("T")
 USERS = "users"
 
 
+def _transient_or_aborted(exc: BaseException) -> bool:
+    return retry_async.if_transient_error(exc) or isinstance(exc, gexc.Aborted)
+
+
 class Storage:
     """The process's ``firestore.AsyncClient`` with the service's retry policy and deadline.
 
@@ -48,6 +52,12 @@ class Storage:
         self.retry = retry_async.AsyncRetry(
             predicate=retry_async.if_transient_error, initial=0.05, maximum=1.0, multiplier=2.0,
             timeout=timeout_seconds,
+        )
+        #: For an atomic batch that holds no read (a close): an ``Aborted`` commit wrote
+        #: nothing, so it is retried too. Firestore aborts such a write when it contends with
+        #: a transaction that read one of its documents (a merge of aggregate shards).
+        self.batch_retry = retry_async.AsyncRetry(
+            predicate=_transient_or_aborted, initial=0.05, maximum=1.0, multiplier=2.0, timeout=timeout_seconds,
         )
 
     @classmethod

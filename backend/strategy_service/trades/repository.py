@@ -283,8 +283,8 @@ class TradeRepository(Repository):
         batch.update(ref, fields, option=self.client.write_option(last_update_time=closed.version))
         batch.set(self._open_shard(closed), {"cents": firestore.Increment(-cents_of(freed_notional))}, merge=True)
         self.aggregates.stage_close(batch, closed.uid, writes)
-        try:
-            results = await batch.commit(retry=self.retry, timeout=self.timeout)
+        try:  # an aborted commit (contention with a shard merge) wrote nothing: retried
+            results = await batch.commit(retry=self.storage.batch_retry, timeout=self.timeout)
         except gexc.NotFound:
             return None
         except gexc.FailedPrecondition as exc:
