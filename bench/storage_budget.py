@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from backend.strategy_service.core.aggregates import OrderFold, TradeFacts  # noqa: E402
+from backend.strategy_service.core.costs import CostModel, fill_with_costs  # noqa: E402
 from backend.strategy_service.performance.filters import TradeFilter  # noqa: E402
 from backend.strategy_service.performance.repository import (  # noqa: E402
     AGG_CELLS,
@@ -72,6 +73,7 @@ from backend.strategy_service.storage.budget import (  # noqa: E402
 from backend.strategy_service.storage.client import USERS  # noqa: E402
 from backend.strategy_service.trades.models import CLIENT_FIELDS, Trade  # noqa: E402
 from backend.strategy_service.trades.repository import SHADOW_TRADES, _CLOSE_FIELDS, _encode, trade_document  # noqa: E402
+from backend.strategy_service.trades.service import realize  # noqa: E402
 
 GEN = 12  # a generation number of two digits (ids grow with it)
 DAY = date(2026, 11, 20)
@@ -128,7 +130,8 @@ def month_groups(profile: dict, rng: random.Random, *, new_symbols_daily: bool) 
 
 
 def longest_trade(profile: dict) -> dict[str, Any]:
-    """The closed trade's stored document with every optional field at its longest."""
+    """The closed trade's stored document with every optional field at its longest (closed
+    in one exit; a position in 1,000 parts is checked in tests/unit/trades)."""
     now = datetime(2026, 11, 20, 15, 59, 59, 999_999, tzinfo=timezone.utc)
     big = Decimal("123456789012.123456")
     trade = Trade(shadow_id="k" + "f" * 39, uid=profile["uid"], symbol=profile["symbol"](1), side="SELL",
@@ -136,8 +139,12 @@ def longest_trade(profile: dict) -> dict[str, Any]:
                   created_at=now, created_at_iso=now.isoformat(), current_price=big, received_at=now,
                   request_hash="f" * 64, idempotency_key="i" * 128, stop_loss=big, risk_amount=big,
                   quote_bid=big, quote_ask=big, client={name: "c" * 128 for name in CLIENT_FIELDS})
-    closed = replace(trade.closed(exit_price=big, exit_reason="r" * 200, closed_at=now, pnl=-big,
-                                  pnl_percent=Decimal("-99999.99"), agg_gen=GEN), last_updated=now)
+    trade = replace(trade, cost_model=CostModel(*(Decimal("99.999999"),) * 6), entry_base_price=big,
+                    entry_commission=big, entry_slippage=big, decision_price=big, decided_at=now)
+    exit_fill = fill_with_costs(trade.costs, "BUY", base_price=big, quantity=big, commission=big)
+    closed, _ = realize(trade, exit_fill, exit_reason="r" * 200, closed_at=now, agg_gen=GEN,
+                        idempotency_key="i" * 128, signal_id="s" * 128)
+    closed = replace(closed, last_updated=now)
     doc = trade_document(trade)
     doc.update({name: _encode(getattr(closed, name)) for name in _CLOSE_FIELDS})
     doc["final_pnl"], doc["final_pnl_percent"] = doc["realized_pnl"], doc["realized_pnl_percent"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta, timezone
 
 from backend.strategy_service.quotes.repository import QuoteRepository
@@ -100,3 +101,47 @@ class TestMarkToMarket:
         assert (result.live, result.updated) == (1, 0)
         stored = (await client.get(f"/trades/shadow/{r.json()['id']}", headers=auth())).json()
         assert stored["current_price"] == "100.05"
+
+
+class TestLiveCloseConcurrency:
+    async def test_two_executions_at_once_close_two_positions(self, client, auth, db):
+        ids = []
+        for k in range(2):
+            r = await client.post("/trades/execute", json=live(execution_id=f"O-{k}", filled_at=(
+                T0 + timedelta(minutes=k)).isoformat()), headers=auth())
+            ids.append(r.json()["id"])
+
+        def close(execution_id):
+            return client.post("/trades/close-shadow", json={
+                "source": "live", "strategy_id": "s1", "symbol": "NOQT", "price": "101.00", "commission": "0.35",
+                "closed_at": (T0 + timedelta(hours=1)).isoformat(), "execution_id": execution_id}, headers=auth())
+
+        first, second = await asyncio.gather(close("C-0"), close("C-1"))
+        assert first.status_code == second.status_code == 200, (first.text, second.text)
+        assert {first.json()["id"], second.json()["id"]} == set(ids)  # each closed its own position
+        for trade_id in ids:
+            assert (await trade_doc(db, "alice", trade_id))["status"] == "CLOSED"
+        # the same execution re-sent at once and later: one close, the first answer
+        again = await asyncio.gather(close("C-0"), close("C-0"))
+        assert {r.json()["id"] for r in again} == {first.json()["id"]}
+        changed = await client.post("/trades/close-shadow", json={
+            "source": "live", "strategy_id": "s1", "symbol": "NOQT", "price": "150.00", "commission": "0.35",
+            "closed_at": (T0 + timedelta(hours=1)).isoformat(), "execution_id": "C-0"}, headers=auth())
+        assert changed.status_code == 422 and changed.json()["error"]["code"] == "idempotency_key_reused"
+
+    async def test_a_fill_of_another_side_for_a_signal_is_refused(self, client, auth):
+        r = await client.post("/trades/execute", json=live(execution_id="S-1", signal_id="same"), headers=auth())
+        assert r.status_code == 201
+        r = await client.post("/trades/execute", json=live(execution_id="S-2", signal_id="same", side="SELL"),
+                              headers=auth())
+        assert r.status_code == 422 and r.json()["error"]["code"] == "signal_mismatch"
+
+    async def test_live_positions_are_outside_the_open_notional_limit(self, client, auth, services):
+        await client.post("/trades/execute", json=live(execution_id="N-1"), headers=auth())
+        assert await services.trades.trades.open_notional("alice") == 0
+        assert await services.maintenance.verify("alice") == []
+
+    async def test_a_malformed_shortfall_cursor_is_422(self, client, auth):
+        for cursor in ("a/b", "..", "__x__"):
+            r = await client.get("/trades/shortfall", params={"cursor": cursor}, headers=auth())
+            assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error", cursor

@@ -6,6 +6,9 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal as D
 
+from google.api_core import exceptions as gexc
+from google.cloud.firestore_v1.async_batch import AsyncWriteBatch
+
 from tests.support import trade_doc
 
 MODEL = {"commission_per_order": "1", "slippage_bps": "5"}
@@ -167,3 +170,23 @@ class TestReviewRegressions:
         await publish("AAPL", bid="99.00", ask="101.00")
         stored = (await client.get(f"/trades/shadow/{trade['id']}", headers=auth())).json()
         assert stored["status"] == "OPEN"
+
+
+class TestACommitThatAppliedButErred:
+    async def test_a_retried_close_whose_first_commit_applied_is_recognised(self, client, auth, publish, execute,
+                                                                           monkeypatch):
+        await publish("AAPL", bid="99.90", ask="100.00")
+        trade = await execute(symbol="AAPL", side="BUY", quantity="10")
+        original, calls = AsyncWriteBatch.commit, []
+
+        async def applied_then_lost(self, *args, **kwargs):
+            result = await original(self, *args, **kwargs)
+            calls.append(1)
+            if len(calls) == 1:  # the write applied; its answer did not come back
+                raise gexc.FailedPrecondition("the retry of an applied commit")
+            return result
+
+        monkeypatch.setattr(AsyncWriteBatch, "commit", applied_then_lost)
+        r = await client.post("/trades/close-shadow", json={"shadow_id": trade["id"], "quantity": "3"}, headers=auth())
+        assert r.status_code == 200, r.text
+        assert (r.json()["open_quantity"], len(r.json()["exits"])) == ("7.000000", 1)  # one part, not two

@@ -74,7 +74,7 @@ class TestShortfall:
                                  headers=auth())).json()
         assert len(rest["items"]) == 1 and rest["next_cursor"] is None
         assert {r["signal_id"] for r in first["items"] + rest["items"]} == {"a", "b", "c"}
-        bad = await client.get("/trades/shortfall", params={"cursor": "nope"}, headers=auth())
+        bad = await client.get("/trades/shortfall", params={"cursor": "s1|nope"}, headers=auth())
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_cursor"
 
     async def test_the_tracking_difference(self, client, auth, services):

@@ -14,9 +14,10 @@ Signs: positive = worse for the trader. With ``d = +1`` for a BUY and ``-1`` for
 - shortfall live vs shadow, bps: ``(live - shadow) / decision x 10,000 x d`` (= live bps -
   shadow bps); USD: ``(live - shadow) x live quantity x d``.
 
-Fill prices of several fills are their quantity-weighted average (VWAP). bps are rounded
-half up to 0.01, USD to the cent, averages to 6 significant digits at least
-(:func:`~.money.price_quantum`). The reference is Perold's implementation shortfall (the
+Fill prices of several fills are their quantity-weighted average (VWAP), computed from
+unrounded (the price shown is rounded to 6 significant digits at least,
+:func:`~.money.price_quantum`). bps are rounded half up to 0.01, USD to the cent; latencies
+are whole milliseconds, rounded down. The reference is Perold's implementation shortfall (the
 decision price as the benchmark, "The Implementation Shortfall: Paper versus Reality",
 1988).
 """
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from .money import (
@@ -73,6 +74,8 @@ class Leg:
             milliseconds (None without a decision time).
         slippage_bps, slippage_usd: against the decision price (positive = worse), or None
             without a decision price.
+        exact_price: the unrounded average (what every figure is computed from; ``price``
+            is it rounded for display).
     """
 
     price: Decimal
@@ -83,6 +86,7 @@ class Leg:
     latency_ms: int | None
     slippage_bps: Decimal | None
     slippage_usd: Decimal | None
+    exact_price: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -155,14 +159,14 @@ def leg_of(side: str, fills: Sequence[SignalFill], decision: Decimal | None,
         commission = sum((f.commission for f in fills), ZERO)
     price = average if len(fills) == 1 else quantize(average, price_quantum(average)).normalize()
     first = min(f.filled_at for f in fills)
-    latency = None if decided_at is None else int((first - decided_at).total_seconds() * 1000)
+    latency = None if decided_at is None else (first - decided_at) // timedelta(milliseconds=1)
     bps = usd = None
     if decision is not None and decision > 0:
-        bps = slippage_bps(side, decision, price)
-        with localcontext(MONEY_CONTEXT):
-            usd = quantize_usd((price - decision) * quantity * _direction(side))
+        bps = slippage_bps(side, decision, average)
+        with localcontext(MONEY_CONTEXT):  # sum of (fill - decision) x quantity: exact
+            usd = quantize_usd((average - decision) * quantity * _direction(side))
     return Leg(price=price, quantity=quantity, commission=quantize_usd(commission), fills=len(fills), first_at=first,
-               latency_ms=latency, slippage_bps=bps, slippage_usd=usd)
+               latency_ms=latency, slippage_bps=bps, slippage_usd=usd, exact_price=average)
 
 
 def signal_shortfall(*, strategy_id: str, signal_id: str, symbol: str, side: str, decision_price: Decimal | None,
@@ -178,8 +182,8 @@ def signal_shortfall(*, strategy_id: str, signal_id: str, symbol: str, side: str
     bps = usd = None
     if s is not None and v is not None and decision_price is not None and decision_price > 0:
         with localcontext(MONEY_CONTEXT):
-            bps = quantize((v.price - s.price) / decision_price * BPS * _direction(side), BPS_QUANTUM)
-            usd = quantize_usd((v.price - s.price) * v.quantity * _direction(side))
+            bps = quantize((v.exact_price - s.exact_price) / decision_price * BPS * _direction(side), BPS_QUANTUM)
+            usd = quantize_usd((v.exact_price - s.exact_price) * v.quantity * _direction(side))
     return SignalShortfall(strategy_id=strategy_id, signal_id=signal_id, symbol=symbol, side=normalize_side(side),
                            decision_price=decision_price, decided_at=decided_at, shadow=s, live=v,
                            shortfall_bps=bps, shortfall_usd=usd)

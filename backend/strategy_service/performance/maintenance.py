@@ -37,7 +37,7 @@ from ..core.errors import StorageUnavailable
 from ..core.money import ZERO, cents_of
 from ..core.shadow import compute_shadow_metrics
 from ..shortfall.repository import ShortfallRepository, fill_record
-from ..trades.models import Trade
+from ..trades.models import LIVE, Trade
 from ..trades.repository import TradeRepository
 from ..users.models import UserSettings
 from ..users.repository import UserRepository
@@ -273,7 +273,8 @@ class Maintenance:
             stored_fills = await self.signals.stored_fills(uid)
             for key in sorted(set(stored_fills) | set(expected_fills)):
                 _diff(f"signal {key[0]} {key[1]} fill {key[2]}", stored_fills.get(key), expected_fills.get(key), out)
-        open_cents = sum(cents_of(t.unallocated("notional")) for t in await self.trades.open_trades(uid))
+        open_cents = sum(cents_of(t.unallocated("notional")) for t in await self.trades.open_trades(uid)
+                         if t.source != LIVE)  # live positions are outside the limits
         _diff("open notional cents", await self.trades.open_notional(uid), open_cents, out)
         documents = await self.aggregates.generation_documents(uid, gen)
         stored = logical(documents)

@@ -19,6 +19,8 @@ from .schemas import CONVENTIONS, ShortfallOut, row_view, summary_view
 from .service import ShortfallFilter
 
 router = APIRouter(tags=["shortfall"], route_class=DecimalJSONRoute)
+#: A signal's id: ``{strategy_id}|{signal_id}``, both client ids.
+SIGNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}\|[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
 
 
 @router.get("/trades/shortfall", response_model=ShortfallOut,
@@ -35,7 +37,8 @@ async def get_shortfall(
     shadow_source: Annotated[Literal["paper", "backtest"], Query(
         description="The source the tracking difference compares live with.")] = "paper",
     limit: Annotated[int | None, Query(ge=1)] = None,
-    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    cursor: Annotated[str | None, Query(pattern=SIGNAL_ID_PATTERN, max_length=260,
+                                        description="The previous page's next_cursor.")] = None,
 ) -> dict[str, Any]:
     """Per-signal rows (paged, newest first), the summary and the per strategy, symbol and
     day groups of every signal of the selection, and the tracking difference of realized

@@ -14,6 +14,7 @@ from ..api.routing import DecimalJSONRoute
 from ..api.schemas import ID_PATTERN
 from ..quotes.errors import NoQuoteToFill, QuoteInvalid, QuoteStale
 from .errors import (
+    SignalMismatch,
     CloseTargetRequired,
     ExecutionIdRequired,
     NoOpenLivePosition,
@@ -69,7 +70,7 @@ def request_fingerprint(req: ExecuteTradeRequest) -> str:
                                  NotionalTooSmall, NotionalLimitExceeded, OpenNotionalLimitExceeded, NoQuoteToFill,
                                  QuoteStale, QuoteInvalid,
                                  IdempotencyKeyReused, IdempotencyKeyMismatch, PriceNotAllowed, BacktestFillRequired,
-                                 TimeInFuture, ExecutionIdRequired, StopLossWrongSide, TakeProfitWrongSide, TrailingStopInvalid,
+                                 TimeInFuture, ExecutionIdRequired, SignalMismatch, StopLossWrongSide, TakeProfitWrongSide, TrailingStopInvalid,
                                  TradeBusy))
 async def execute_trade(
     body: ExecuteTradeRequest,

@@ -195,3 +195,10 @@ class CloseTargetRequired(InvalidRequest):
 
     code = "close_target_required"
     description = "Give shadow_id, or source \"live\" with strategy_id and symbol."
+
+
+class SignalMismatch(InvalidRequest):
+    """A fill for a signal whose earlier fills are of another side or symbol."""
+
+    code = "signal_mismatch"
+    description = "The signal's earlier fills are of another side or symbol."

@@ -29,7 +29,7 @@ from ..core.pnl import BUY
 from ..performance.repository import AggregateRepository, stable_hash
 from ..quotes.models import Quote
 from ..quotes.repository import LIVE_QUOTES, quote_of
-from ..shortfall.repository import stage_signal
+from ..shortfall.repository import SIGNALS, signal_id_of, stage_signal
 from ..storage.client import USERS, Repository
 from ..strategies.repository import DEFAULT_COSTS_ID, strategy_ref
 from ..users.repository import settings_fields, settings_ref
@@ -151,6 +151,11 @@ def trade_of(doc: dict[str, Any], version: Any = None) -> Trade:
     return Trade(**values, client={k: doc[k] for k in CLIENT_FIELDS if doc.get(k) is not None}, version=version)
 
 
+class ExecutionAlreadyRecorded(Exception):
+    """A live close execution's marker exists already: another request recorded it (the
+    close batch wrote nothing)."""
+
+
 def _exit_fill(doc: dict[str, Any]) -> ExitFill:
     values = {k: (_decimal(doc.get(k), k) if k in EXIT_FILL_DECIMALS else doc.get(k)) for k in EXIT_FILL_FIELDS}
     values["agg_gen"] = int(values["agg_gen"] or 0)
@@ -189,16 +194,17 @@ class TradeRepository(Repository):
     def _open_shard(self, trade: Trade) -> Any:
         return self._open_ref(trade.uid, stable_hash(trade.shadow_id) % OPEN_NOTIONAL_SHARDS)
 
-    async def read_for_execute(self, uid: str, *, symbol: str | None, trade_id: str | None, strategy_id: str
+    async def read_for_execute(self, uid: str, *, symbol: str | None, trade_id: str | None, strategy_id: str,
+                               signal_id: str | None = None
                                ) -> tuple[Quote | None, bool | None, Trade | PaperOrder | None, dict[str, Any], int,
-                                          CostModel]:
+                                          CostModel, dict[str, Any] | None]:
         """What an execute reads, in one round trip: the live quote of ``symbol`` (when
         given), ``systemStatus/config.is_shadow_mode`` (None when missing or not a bool),
         the trade or paper order with id ``trade_id`` (an idempotent retry, whatever the
         shadow mode was when it was first sent) when given,
         the user's stored settings fields (their limits), their open notional (cents) and
         the cost model that applies to ``strategy_id`` (the strategy's own, else the user's
-        default, else none)."""
+        default, else none), and the signal ``signal_id`` of the strategy (None when new)."""
         opens = [self._open_ref(uid, k) for k in range(OPEN_NOTIONAL_SHARDS)]
         refs = [self.client.collection(SYSTEM_STATUS).document("config"), settings_ref(self.client, uid),
                 strategy_ref(self.client, uid, strategy_id), strategy_ref(self.client, uid, DEFAULT_COSTS_ID), *opens]
@@ -206,7 +212,10 @@ class TradeRepository(Repository):
             refs.append(self.client.collection(LIVE_QUOTES).document(symbol))
         if trade_id is not None:  # a retry finds its first answer whatever the mode was then
             refs += [self.client.collection(PAPER_ORDERS).document(trade_id), self._ref(uid, trade_id)]
+        if signal_id is not None:
+            refs.append(self.client.collection(USERS, uid, SIGNALS).document(signal_id_of(strategy_id, signal_id)))
         found = await self.storage.get_many(refs)
+        signal = found.pop()[0] if signal_id is not None else None
         flag = (found[0][0] or {}).get("is_shadow_mode")
         own, default = (found[2][0] or {}).get("costs"), (found[3][0] or {}).get("costs")
         costs = CostModel.from_doc(own if own is not None else default)
@@ -221,7 +230,7 @@ class TradeRepository(Repository):
             elif order_doc is not None and order_doc.get("uid") == uid:
                 existing = _paper_order(order_doc)
         return (quote, flag if isinstance(flag, bool) else None, existing, settings_fields(found[1][0], found[1][1]),
-                open_cents, costs)
+                open_cents, costs, signal)
 
     async def open_notional(self, uid: str) -> int:
         """The user's stored open notional, cents (its shards added)."""
@@ -243,7 +252,8 @@ class TradeRepository(Repository):
         batch = self.client.batch()
         batch.create(ref, trade_document(trade))
         stage_signal(self.client, batch, trade)  # its signal's fills, for the shortfall
-        batch.set(self._open_shard(trade), {"cents": firestore.Increment(cents_of(trade.notional))}, merge=True)
+        if trade.source != LIVE:  # live positions are the broker's: outside the service's limits
+            batch.set(self._open_shard(trade), {"cents": firestore.Increment(cents_of(trade.notional))}, merge=True)
         try:
             results = await batch.commit(retry=self.retry, timeout=self.timeout)
         except gexc.AlreadyExists:
@@ -256,7 +266,7 @@ class TradeRepository(Repository):
         return _trade(snap) if snap.exists else None
 
     async def close(self, closed: Trade, *, writes: list[tuple[str, str, dict[str, Any]]],
-                    freed_notional: Decimal) -> Trade | None:
+                    freed_notional: Decimal, execution: tuple[str, dict[str, Any]] | None = None) -> Trade | None:
         """Write a close (``closed`` CLOSED) or a partial close (still OPEN, with one more
         exit), free ``freed_notional`` USD of the user's open notional and add the
         realization to the aggregates (``writes``), in one atomic batch.
@@ -281,16 +291,25 @@ class TradeRepository(Repository):
         batch = self.client.batch()
         ref = self._ref(closed.uid, closed.shadow_id)
         batch.update(ref, fields, option=self.client.write_option(last_update_time=closed.version))
-        batch.set(self._open_shard(closed), {"cents": firestore.Increment(-cents_of(freed_notional))}, merge=True)
+        if closed.source != LIVE:
+            batch.set(self._open_shard(closed), {"cents": firestore.Increment(-cents_of(freed_notional))}, merge=True)
         self.aggregates.stage_close(batch, closed.uid, writes)
+        if execution is not None:  # a live close execution is recorded once: a re-send finds it
+            execution_id, marker = execution
+            batch.create(self.client.collection(USERS, closed.uid, LIVE_EXECUTIONS).document(execution_id), marker)
         try:  # an aborted commit (contention with a shard merge) wrote nothing: retried
             results = await batch.commit(retry=self.storage.batch_retry, timeout=self.timeout)
         except gexc.NotFound:
             return None
+        except gexc.AlreadyExists as exc:
+            raise ExecutionAlreadyRecorded(execution[0] if execution else "") from exc
         except gexc.FailedPrecondition as exc:
             now = await ref.get(retry=self.retry, timeout=self.timeout)
             if now.exists and now.update_time == closed.version:  # not a lost race: the batch itself was refused
                 raise self.storage.error_for(exc) from exc
+            if now.exists and (now.to_dict() or {}).get("last_updated") == closed.last_updated:
+                # a retried commit whose first attempt did apply (it answered an error): ours
+                return trade_of(now.to_dict() or {}, now.update_time)
             return None
         return replace(closed, version=results[0].update_time)
 
@@ -314,8 +333,8 @@ class TradeRepository(Repository):
         batch.update(self._ref(trade.uid, trade.shadow_id), fields,
                      option=self.client.write_option(last_update_time=trade.version))
         self.aggregates.stage_close(batch, trade.uid, writes)
-        try:
-            await batch.commit(retry=self.retry, timeout=self.timeout)
+        try:  # an aborted commit (contention with a shard merge) wrote nothing: retried
+            await batch.commit(retry=self.storage.batch_retry, timeout=self.timeout)
         except (gexc.FailedPrecondition, gexc.NotFound):
             return False
         return True
@@ -419,11 +438,11 @@ class TradeRepository(Repository):
         found = [_trade(s) async for s in query.stream(retry=self.retry, timeout=self.timeout)]
         return found[0] if found else None
 
-    async def live_execution(self, uid: str, execution_id: str) -> str | None:
-        """The shadow id a live close execution closed, or None."""
+    async def live_execution(self, uid: str, execution_id: str) -> dict[str, Any] | None:
+        """The marker of a live close execution (``trade_id``, ``request_hash``), or None."""
         snap = await self.client.collection(USERS, uid, LIVE_EXECUTIONS).document(execution_id).get(
             retry=self.retry, timeout=self.timeout)
-        return (snap.to_dict() or {}).get("trade_id") if snap.exists else None
+        return (snap.to_dict() or {}) if snap.exists else None
 
     async def open_trades(self, uid: str) -> list[Trade]:
         """The user's OPEN trades (one query; as many reads as open positions)."""

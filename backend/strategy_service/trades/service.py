@@ -41,6 +41,7 @@ from .errors import (
     ClosedBeforeFilled,
     ExecutionIdRequired,
     NoOpenLivePosition,
+    SignalMismatch,
     IdempotencyKeyReused,
     NotionalLimitExceeded,
     NotionalPrecision,
@@ -60,7 +61,7 @@ from .errors import (
     TrailingStopInvalid,
 )
 from .models import BACKTEST, LIVE, ExecuteCommand, ExitFill, PaperOrder, Trade
-from .repository import LIVE_EXECUTIONS, TradeRepository
+from .repository import ExecutionAlreadyRecorded, TradeRepository
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,16 @@ EXIT_FIELDS = ("stop_loss", "take_profit", "trailing_stop_percent")
 def _same_request(stored_hash: str | None, request_hash: str) -> None:
     if stored_hash != request_hash:
         raise IdempotencyKeyReused("This idempotency key was already used with a different request.")
+
+
+def close_fingerprint(price: Decimal | None, closed_at: datetime | None, commission: Decimal | None,
+                      quantity: Decimal | None) -> str:
+    """SHA-256 of what a live close execution says (price, time, commission, quantity): a
+    re-sent execution id with another content is refused."""
+    parts = [to_plain_str(price) if price is not None else "", closed_at.isoformat() if closed_at else "",
+             to_plain_str(commission) if commission is not None else "",
+             to_plain_str(quantity.normalize()) if quantity is not None else ""]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
 def check_close_quantity(quantity: Decimal | None) -> None:
@@ -302,7 +313,7 @@ class TradeService:
             execution_id = cmd.client.get("execution_id")
             if not execution_id:
                 raise ExecutionIdRequired("A live fill needs the broker's execution_id (it makes re-sends idempotent).")
-            key = key or f"live-execution\x00{execution_id}"
+            key = f"live-execution\x00{execution_id}"  # whatever idempotency key came with it
         trade_id = idempotent_id(uid, key) if key else uuid.uuid4().hex
         if cmd.quantity is not None and decimals(cmd.quantity) > 6:
             raise QuantityPrecision(f"The quantity {to_plain_str(cmd.quantity)} has more than 6 decimals; the service keeps "
@@ -310,9 +321,9 @@ class TradeService:
         if cmd.notional is not None and cmd.quantity is None and decimals(cmd.notional) > 2:
             raise NotionalPrecision(f"The notional {to_plain_str(cmd.notional)} USD has more than 2 decimals; USD amounts are "
                                     "kept to the cent.")
-        quote, flag, existing, fields, open_cents, costs = await self.trades.read_for_execute(
+        quote, flag, existing, fields, open_cents, costs, signal = await self.trades.read_for_execute(
             uid, symbol=None if client_fill else cmd.symbol, trade_id=trade_id if key else None,
-            strategy_id=cmd.strategy_id)
+            strategy_id=cmd.strategy_id, signal_id=cmd.client.get("signal_id"))
         if live:  # the broker's price is the fill: no modelled slippage, the broker's commission
             costs = CostModel()
         # a backtest is a replay of history: it never reaches a broker, whatever the mode
@@ -320,6 +331,10 @@ class TradeService:
         if existing is not None:  # a retry must not need a fresh quote to get its answer back
             _same_request(existing.request_hash, cmd.request_hash)
             return existing
+        if signal is not None and (signal.get("side"), signal.get("symbol")) != (cmd.side, cmd.symbol):
+            raise SignalMismatch(f"Signal {cmd.client['signal_id']} of strategy {cmd.strategy_id} is a "
+                                 f"{signal.get('side')} of {signal.get('symbol')}; this fill is a {cmd.side} of "
+                                 f"{cmd.symbol}.")
 
         if client_fill:
             base, filled_at = client_fill
@@ -508,9 +523,12 @@ class TradeService:
             after = replace(after, last_updated=datetime.now(timezone.utc))
             facts = [(g.number, realization.facts(g.timezone)) for g in generations]
             writes = self.aggregates.writes_for_close(uid, facts, min_shards=user_settings.min_shards)
-            if execution_id:
-                writes.append((LIVE_EXECUTIONS, execution_id, {"trade_id": shadow_id, "closed_at": now}))
-            stored = await self.trades.close(after, writes=writes, freed_notional=after.exits[-1].notional)
+            execution = None
+            if execution_id:  # created in the batch: a concurrent re-send of the execution fails whole
+                execution = (execution_id, {"trade_id": shadow_id, "closed_at": now,
+                                            "request_hash": close_fingerprint(price, closed_at, commission, quantity)})
+            stored = await self.trades.close(after, writes=writes, freed_notional=after.exits[-1].notional,
+                                             execution=execution)
             if stored is not None:
                 return stored
         raise TradeBusy(f"Shadow trade {shadow_id} kept changing while closing; retry.", headers={"Retry-After": "1"})
@@ -544,15 +562,28 @@ class TradeService:
         if not execution_id:
             raise ExecutionIdRequired("A live close needs the broker's execution_id (it makes re-sends idempotent).")
         check_close_quantity(quantity)
-        done = await self.trades.live_execution(uid, execution_id)
-        if done is not None:
-            return await self.get(uid, done)
-        trade = await self.trades.oldest_open_live(uid, strategy_id=strategy_id, symbol=symbol)
-        if trade is None:
-            raise NoOpenLivePosition(f"No open live position of strategy {strategy_id} in {symbol} to close.")
-        return await self.close(uid, trade.shadow_id, exit_reason=exit_reason, price=price, closed_at=closed_at,
-                                commission=commission, quantity=quantity, idempotency_key=execution_id,
-                                execution_id=execution_id, signal_id=signal_id)
+        fingerprint = close_fingerprint(price, closed_at, commission, quantity)
+        for _ in range(CLOSE_ATTEMPTS):
+            marker = await self.trades.live_execution(uid, execution_id)
+            if marker is not None:
+                if marker.get("request_hash") not in (None, fingerprint):
+                    raise IdempotencyKeyReused("This execution_id already closed a position with another price, "
+                                               "time, commission or quantity.")
+                return await self.get(uid, marker["trade_id"])
+            trade = await self.trades.oldest_open_live(uid, strategy_id=strategy_id, symbol=symbol)
+            if trade is None:
+                raise NoOpenLivePosition(f"No open live position of strategy {strategy_id} in {symbol} to close.")
+            try:
+                closed = await self.close(uid, trade.shadow_id, exit_reason=exit_reason, price=price,
+                                          closed_at=closed_at, commission=commission, quantity=quantity,
+                                          idempotency_key=execution_id, execution_id=execution_id,
+                                          signal_id=signal_id)
+            except ExecutionAlreadyRecorded:
+                continue  # a concurrent re-send recorded it: its marker answers
+            if any(e.idempotency_key == execution_id for e in closed.exits):
+                return closed
+            # another execution closed this position first: the next oldest one is ours
+        raise TradeBusy("Live positions kept changing while closing; retry.", headers={"Retry-After": "1"})
 
     async def update_exits(self, uid: str, shadow_id: str, changes: dict[str, Decimal | None]) -> Trade:
         """Move or remove the stop, target and trailing stop of an OPEN trade.

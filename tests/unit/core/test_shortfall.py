@@ -87,3 +87,13 @@ def test_the_shortfall_is_live_minus_shadow(decision: D, shadow: D, live: D, sid
     assert abs(s.shortfall_bps - (s.live.slippage_bps - s.shadow.slippage_bps)) <= D("0.01")
     assert abs(s.shortfall_usd - (s.live.slippage_usd - s.shadow.slippage_usd)) <= D("0.01")
     assert slippage_bps(side, decision, decision) == 0
+
+
+def test_usd_of_several_fills_is_exact_and_latency_is_whole_milliseconds() -> None:
+    # 10,000 at 100.00 and 20,000 at 100.01: the average 100.006666... is shown rounded, but
+    # the USD is the exact sum: 20,000 x 0.01 = 200.00
+    s = signal_shortfall(strategy_id="s", signal_id="x", symbol="A", side="BUY", decision_price=D("100.00"),
+                         decided_at=T0, shadow=[fill("100.00", "30000")],
+                         live=[fill("100.00", "10000", ms=1001), fill("100.01", "20000", ms=1500)])
+    assert (s.live.slippage_usd, s.shortfall_usd, s.live.price) == (D("200.00"), D("200.00"), D("100.006667"))
+    assert s.live.latency_ms == 1001
