@@ -101,6 +101,9 @@ class TestMarkToMarket:
         assert (result.live, result.updated) == (1, 0)
         stored = (await client.get(f"/trades/shadow/{r.json()['id']}", headers=auth())).json()
         assert stored["current_price"] == "100.05"
+        # nor by the metrics: its unrealized P&L is its stored one (minus the entry commission)
+        metrics = (await client.get("/trades/shadow/metrics", params={"source": "live"}, headers=auth())).json()
+        assert metrics["unrealized_pnl"] == "-0.35"
 
 
 class TestLiveCloseConcurrency:

@@ -169,6 +169,8 @@ class OpenPosition:
         current_pnl: the last stored mark, USD (the fallback without a usable quote).
         costs: the cost model copied onto the trade at entry.
         entry_commission: commission of the entry fill, USD.
+        marked: False for a position the service does not mark at its quotes (a broker's
+            live position): it keeps ``current_pnl``.
     """
 
     symbol: str
@@ -178,6 +180,7 @@ class OpenPosition:
     current_pnl: Decimal = ZERO
     costs: CostModel = ZERO_COSTS
     entry_commission: Decimal = ZERO
+    marked: bool = True
 
     def mark(self, exit_base: Decimal) -> tuple[Decimal, NetPnl]:
         """What closing now at ``exit_base`` (the exit side of the quote, USD per unit) would
@@ -205,7 +208,7 @@ def unrealized_pnl(position: OpenPosition, quote: Mapping[str, Any] | DecimalInp
         the stored ``current_pnl``.
     """
     mark: Decimal | None
-    if quote is None:
+    if quote is None or not position.marked:
         mark = None
     elif isinstance(quote, Mapping):
         mark = exit_fill_price(position.side, bid=quote.get("bid"), ask=quote.get("ask"), price=quote.get("price"))

@@ -107,7 +107,8 @@ CONVENTIONS: dict[str, str] = {
     "unrealized_pnl": ("OPEN trades marked at the exit side of the live quote (a long at the bid, a short at the "
                        "ask, else its price) after the trade's slippage, net of its entry commission and of the exit "
                        "commission its cost model would charge (what closing now would realize), or at their last "
-                       "stored mark without a usable quote, USD"),
+                       "stored mark without a usable quote; live trades (a broker's positions) keep their stored "
+                       "mark, USD"),
     "gross_pnl": "realized P&L before commissions: price moves only (fill prices include slippage), USD",
     "total_commission": "commissions of the CLOSED trades, entry and exit fills, USD; realized_pnl = gross_pnl - "
                         "total_commission",

@@ -195,9 +195,9 @@ class Trade:
 
     def position(self) -> OpenPosition:
         """What marking its open part needs: the units still open and what is left of the
-        entry commission."""
+        entry commission (a live trade is never marked at the service's quotes)."""
         return OpenPosition(self.symbol, self.side, self.entry_price, self.remaining, self.current_pnl, self.costs,
-                            self.unallocated("entry_commission"))
+                            self.unallocated("entry_commission"), marked=self.source != LIVE)
 
     def unallocated(self, name: str) -> Decimal:
         """What the exits have not taken yet of the entry's ``entry_commission``,
