@@ -62,6 +62,15 @@ def r_units_of(pnl: Decimal, risk: Decimal | None) -> int | None:
         return int(quantize(pnl / risk, R_QUANTUM) * R_SCALE)
 
 
+def outcome_of(pnl: Any, *, final: bool, position: Any = None) -> Any:
+    """A realization's outcome: the position's total net P&L (``position``, or ``pnl`` for a
+    position closed in one go) when it closes the position, None for a partial close. Cents
+    or USD alike."""
+    if not final:
+        return None
+    return pnl if position is None else position
+
+
 def cell_key(day: date, source: str, strategy_id: str, symbol: str) -> str:
     """``YYYY-MM-DD|source|strategy_id|symbol``."""
     return CELL_SEP.join((day.isoformat(), source, strategy_id, symbol))
@@ -132,9 +141,7 @@ class TradeFacts:
     @property
     def outcome(self) -> int | None:
         """The position's total net P&L in cents when this realization closes it, else None."""
-        if not self.final:
-            return None
-        return self.pnl_cents if self.position_cents is None else self.position_cents
+        return outcome_of(self.pnl_cents, final=self.final, position=self.position_cents)
 
     @property
     def cell(self) -> str:
@@ -200,7 +207,7 @@ def facts_of(
         ValueError: an amount not in whole cents.
     """
     positive_risk = risk if risk is not None and risk > 0 else None
-    outcome = (position_pnl if position_pnl is not None else pnl) if final else None
+    outcome = outcome_of(pnl, final=final, position=position_pnl)
     return TradeFacts(
         trade_id=trade_id,
         closed_at_us=epoch_us(closed_at),
@@ -255,9 +262,7 @@ class ClosedTrade:
     @property
     def outcome(self) -> Decimal | None:
         """The position's total net P&L (USD) when this closes it, else None."""
-        if not self.final:
-            return None
-        return self.pnl if self.position_pnl is None else self.position_pnl
+        return outcome_of(self.pnl, final=self.final, position=self.position_pnl)
 
     @property
     def r_multiple(self) -> Decimal | None:

@@ -7,7 +7,7 @@ The names and keyword arguments are those of the shadow-mode trade metrics speci
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -19,6 +19,8 @@ from .money import (
     ZERO,
     DecimalInput,
     localcontext,
+    price_quantum,
+    quantize,
     quantize_percent,
     quantize_usd,
     to_decimal,
@@ -76,9 +78,32 @@ def compute_trade_pnl(
     qty = to_decimal(quantity, field="quantity")
     with localcontext(MONEY_CONTEXT):
         pnl = (current - entry) * qty * direction
-        basis = abs(entry * qty)
+    return quantize_usd(pnl), percent_of_basis(pnl, entry_price=entry, quantity=qty)
+
+
+def percent_of_basis(pnl: Decimal, *, entry_price: Decimal, quantity: Decimal) -> Decimal:
+    """``pnl / |entry_price x quantity| x 100``: percent to 0.01 half up, 0.00 for a zero
+    basis (shadow-mode trade metrics specification, ``pnl_percent``)."""
+    with localcontext(MONEY_CONTEXT):
+        basis = abs(entry_price * quantity)
         percent = pnl / basis * HUNDRED if basis != 0 else ZERO
-    return quantize_usd(pnl), quantize_percent(percent)
+    return quantize_percent(percent)
+
+
+def average_price(fills: Iterable[tuple[Decimal, Decimal]]) -> tuple[Decimal, Decimal]:
+    """The quantity-weighted average of ``(price, quantity)`` fills: ``(exact, shown)``, the
+    shown one rounded to :func:`~.money.price_quantum` (the price itself for one fill).
+    Figures are computed from the exact one.
+
+    Raises:
+        decimal.DivisionByZero: no quantity.
+    """
+    fills = list(fills)
+    with localcontext(MONEY_CONTEXT):
+        exact = sum((p * q for p, q in fills), ZERO) / sum((q for _, q in fills), ZERO)
+    if len(fills) == 1:
+        return exact, fills[0][0]
+    return exact, quantize(exact, price_quantum(exact)).normalize()
 
 
 def entry_fill_price(
@@ -136,6 +161,14 @@ class NetPnl:
     net: Decimal
     net_percent: Decimal
 
+    @classmethod
+    def of(cls, gross: Decimal, commission: Decimal, *, entry_price: Decimal, quantity: Decimal) -> NetPnl:
+        """``gross`` less ``commission`` (USD), the percent on ``|entry_price x quantity|``."""
+        with localcontext(MONEY_CONTEXT):
+            net = quantize_usd(gross - commission)
+        return cls(gross=gross, commission=commission, net=net,
+                   net_percent=percent_of_basis(net, entry_price=entry_price, quantity=quantity))
+
 
 def net_pnl(*, entry_price: DecimalInput, exit_price: DecimalInput, quantity: DecimalInput, side: str,
             commission: DecimalInput) -> NetPnl:
@@ -149,14 +182,9 @@ def net_pnl(*, entry_price: DecimalInput, exit_price: DecimalInput, quantity: De
         TypeError: for a float input; ValueError: a malformed number or side.
     """
     gross, _ = compute_trade_pnl(entry_price=entry_price, current_price=exit_price, quantity=quantity, side=side)
-    fee = quantize_usd(to_decimal(commission, field="commission"))
-    entry = to_decimal(entry_price, field="entry_price")
-    qty = to_decimal(quantity, field="quantity")
-    with localcontext(MONEY_CONTEXT):
-        net = gross - fee
-        basis = abs(entry * qty)
-        percent = net / basis * HUNDRED if basis != 0 else ZERO
-    return NetPnl(gross=gross, commission=fee, net=quantize_usd(net), net_percent=quantize_percent(percent))
+    return NetPnl.of(gross, quantize_usd(to_decimal(commission, field="commission")),
+                     entry_price=to_decimal(entry_price, field="entry_price"),
+                     quantity=to_decimal(quantity, field="quantity"))
 
 
 @dataclass(frozen=True)

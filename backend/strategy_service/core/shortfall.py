@@ -34,11 +34,10 @@ from .money import (
     MONEY_CONTEXT,
     ZERO,
     localcontext,
-    price_quantum,
     quantize,
     quantize_usd,
 )
-from .pnl import BUY, normalize_side
+from .pnl import BUY, average_price, normalize_side
 
 #: Basis points per 1.
 BPS = Decimal(10_000)
@@ -155,9 +154,8 @@ def leg_of(side: str, fills: Sequence[SignalFill], decision: Decimal | None,
         return None
     with localcontext(MONEY_CONTEXT):
         quantity = sum((f.quantity for f in fills), ZERO)
-        average = sum((f.price * f.quantity for f in fills), ZERO) / quantity
         commission = sum((f.commission for f in fills), ZERO)
-    price = average if len(fills) == 1 else quantize(average, price_quantum(average)).normalize()
+    average, price = average_price((f.price, f.quantity) for f in fills)
     first = min(f.filled_at for f in fills)
     latency = None if decided_at is None else (first - decided_at) // timedelta(milliseconds=1)
     bps = usd = None

@@ -48,19 +48,18 @@ def fill_record(trade: Trade) -> tuple[str, str, str, dict[str, str]] | None:
 def signal_fields(trade: Trade) -> dict[str, Any] | None:
     """What a trade's fill merges into its signal's document, or None without a
     ``signal_id``. A shadow fill carries the decision price and time."""
-    signal_id = trade.client.get("signal_id")
-    if not signal_id or trade.created_at is None:
+    record = fill_record(trade)
+    if record is None or trade.created_at is None:
         return None
-    fill: dict[str, Any] = {"price": to_plain_str(trade.entry_price), "quantity": to_plain_str(trade.quantity),
-                            "filled_at": trade.created_at, "commission": to_plain_str(trade.entry_fee)}
+    _, side, trade_id, values = record
+    fill: dict[str, Any] = {**values, "filled_at": trade.created_at}
     first = trade.created_at
-    if trade.source != LIVE:
+    if side == "shadow":
         fill["decision_price"] = to_plain_str(trade.decision_price) if trade.decision_price is not None else None
         fill["decided_at"] = trade.decided_at or trade.created_at
         first = min(first, fill["decided_at"])
-    return {"strategy_id": trade.strategy_id, "signal_id": signal_id, "symbol": trade.symbol, "side": trade.side,
-            "seen_us": firestore.Minimum(epoch_us(first)),
-            ("live" if trade.source == LIVE else "shadow"): {trade.shadow_id: fill}}
+    return {"strategy_id": trade.strategy_id, "signal_id": trade.client["signal_id"], "symbol": trade.symbol,
+            "side": trade.side, "seen_us": firestore.Minimum(epoch_us(first)), side: {trade_id: fill}}
 
 
 def stage_signal(client: Any, batch: Any, trade: Trade) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from ..core.exits import evaluate
 from ..core.pnl import exit_fill_price
 from ..quotes.repository import QuoteRepository
-from .models import LIVE, PAPER
+from .models import LIVE
 from .repository import TradeRepository
 from .triggers import CLOSED, MOVED, TriggerService
 
@@ -74,7 +74,7 @@ async def mark_to_market(trades: TradeRepository, quotes: QuoteRepository, *, ba
             if max_quote_age_seconds > 0 and (age is None or age > max_quote_age_seconds):
                 result.stale_quote += 1
                 continue
-            if triggers is not None and trade.source == PAPER and trade.exit_plan().has_exits:
+            if triggers is not None and trade.exits_by_quotes:
                 decision = evaluate(trade.exit_plan(), mark)
                 if decision.exit is not None or decision.water_mark is not None:
                     exits.append(triggers.apply(trade, mark))

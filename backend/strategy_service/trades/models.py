@@ -213,13 +213,12 @@ class Trade:
         notional) and the exits' weighted average ``exit_price`` and ``exit_base_price``."""
         last = exits[-1]
         pnl = result.net
+        exit_slippage = sum((e.slippage for e in exits), Decimal("0.00"))
         return replace(self, status=CLOSED, exits=exits, open_quantity=Decimal("0.000000"), exit_price=exit_price,
                        exit_base_price=exit_base_price,
                        exit_commission=sum((e.commission for e in exits), Decimal("0.00")),
-                       exit_slippage=sum((e.slippage for e in exits), Decimal("0.00")),
-                       gross_pnl=result.gross, commission=result.commission,
-                       slippage=(self.entry_slippage or Decimal("0.00")) + sum((e.slippage for e in exits),
-                                                                               Decimal("0.00")),
+                       exit_slippage=exit_slippage, gross_pnl=result.gross, commission=result.commission,
+                       slippage=(self.entry_slippage or Decimal("0.00")) + exit_slippage,
                        exit_reason=last.exit_reason, closed_at=last.closed_at, closed_at_iso=last.closed_at.isoformat(),
                        current_price=last.price, current_pnl=pnl, pnl_percent=result.net_percent, realized_pnl=pnl,
                        realized_pnl_percent=result.net_percent, is_win=pnl > 0, agg_gen=agg_gen)
@@ -231,6 +230,12 @@ class Trade:
         return replace(self, exits=self.exits + (exit_,), open_quantity=self.remaining - exit_.quantity,
                        current_price=current_price, current_pnl=mark.net, pnl_percent=mark.net_percent,
                        agg_gen=exit_.agg_gen)
+
+    @property
+    def exits_by_quotes(self) -> bool:
+        """True when published quotes may exit it: an OPEN paper trade with a stop, target or
+        trailing stop (a backtest closes its own trades; a live one is the broker's)."""
+        return self.source == PAPER and self.is_open and self.exit_plan().has_exits
 
     def exit_plan(self) -> ExitPlan:
         """The exits the service triggers for this trade (``core/exits.py``)."""

@@ -80,10 +80,9 @@ def exit_key(symbol: str, side: str) -> str:
 def trigger_map(trade: Trade) -> dict[str, Any] | None:
     """The ``trigger`` map of an OPEN paper trade with exits; None for a trade without
     any, a CLOSED trade or a backtest (replays close their own trades, never live quotes)."""
-    plan = trade.exit_plan()
-    if trade.source != PAPER or not trade.is_open or not plan.has_exits:
+    if not trade.exits_by_quotes:
         return None
-    limits = thresholds(plan)
+    limits = thresholds(trade.exit_plan())
     out: dict[str, Any] = {"key": exit_key(trade.symbol, trade.side)}
     if limits.lo is not None:
         out["lo"] = limits.lo

@@ -12,13 +12,9 @@ from decimal import Decimal
 
 from ..config import Settings
 from ..core.money import (
-    HUNDRED,
     MONEY_CONTEXT,
     ZERO,
     localcontext,
-    price_quantum,
-    quantize,
-    quantize_percent,
     quantize_quantity,
     quantize_usd,
     to_plain_str,
@@ -26,7 +22,7 @@ from ..core.money import (
 )
 from ..core.aggregates import ClosedTrade
 from ..core.costs import CostModel, Fill, fill_with_costs
-from ..core.pnl import NetPnl, OpenPosition, compute_trade_pnl, exit_side
+from ..core.pnl import NetPnl, OpenPosition, average_price, compute_trade_pnl, exit_fill_price, exit_side
 from ..core.errors import ServiceError
 from ..core.shortfall import decision_price_of
 from ..core.exits import evaluate, stop_on_right_side, target_on_right_side, trailing_percent_valid
@@ -237,17 +233,10 @@ def realize(trade: Trade, exit_fill: Fill, *, exit_reason: str, closed_at: datet
         with localcontext(MONEY_CONTEXT):
             total_gross = sum((e.gross_pnl for e in exits), ZERO)
             total_net = sum((e.realized_pnl for e in exits), ZERO)
-            basis = abs(trade.entry_price * trade.quantity)
-            percent = total_net / basis * HUNDRED if basis else ZERO
-            if len(exits) == 1:
-                exit_price, exit_base = exit_fill.price, exit_fill.base_price
-            else:
-                average = sum((e.price * e.quantity for e in exits), ZERO) / trade.quantity
-                exit_price = quantize(average, price_quantum(average)).normalize()
-                average = sum((e.base_price * e.quantity for e in exits), ZERO) / trade.quantity
-                exit_base = quantize(average, price_quantum(average)).normalize()
-        result = NetPnl(gross=total_gross, commission=total_gross - total_net, net=total_net,
-                        net_percent=quantize_percent(percent))
+        _, exit_price = average_price((e.price, e.quantity) for e in exits)
+        _, exit_base = average_price((e.base_price, e.quantity) for e in exits)
+        result = NetPnl.of(total_gross, total_gross - total_net, entry_price=trade.entry_price,
+                           quantity=trade.quantity)
         after = trade.closed(exits=exits, result=result, exit_price=exit_price, exit_base_price=exit_base,
                              agg_gen=agg_gen)
         position_pnl = total_net if k > 1 else None
@@ -544,7 +533,7 @@ class TradeService:
                                                      max_age_seconds=self.settings.MAX_QUOTE_AGE_SECONDS), trade.side)
             except ServiceError:  # stale or unusable: the fill's quote is the better reference
                 pass
-        at_fill = trade.quote_bid if trade.side == "BUY" else trade.quote_ask
+        at_fill = exit_fill_price(trade.side, bid=trade.quote_bid, ask=trade.quote_ask, price=None)
         return at_fill if at_fill is not None else trade.entry_price
 
     async def close_live(self, uid: str, *, strategy_id: str, symbol: str, price: Decimal | None,

@@ -19,7 +19,7 @@ from ..config import Settings
 from ..core.exits import evaluate, scaled_ceil, scaled_floor
 from ..core.pnl import BUY, SELL, exit_fill_price
 from ..quotes.models import Quote
-from .models import PAPER, Trade
+from .models import Trade
 from .repository import exit_key
 from .service import TradeService
 
@@ -156,7 +156,7 @@ class TriggerService:
         """
         try:
             for _ in range(MOVE_ATTEMPTS):
-                if trade.source != PAPER or not trade.is_open:
+                if not trade.exits_by_quotes:
                     return UNCHANGED
                 decision = evaluate(trade.exit_plan(), exit_price)
                 if decision.exit is not None:
