@@ -92,6 +92,28 @@ class TestStorageBudget:
             if collection == "aggDays":
                 _limits(collection, doc_id, fields)
 
+    def test_the_shortfall_counters_of_a_day_hold_at_the_stated_activity(self):
+        """A day of 7,500 (strategy, symbol) pairs with the widest ids, each with a linked
+        signal, and one pair with 50,000 linked signals of distinct shortfalls (a histogram
+        entry each, -250.00 to +249.99 bps): every partition within the limits."""
+        from backend.strategy_service.core.shortfall import ShortfallCounters
+        from backend.strategy_service.shortfall.repository import SIGNAL_PARTITIONS
+        from backend.strategy_service.performance.repository import stable_hash
+
+        docs: dict[str, dict] = {}
+        for cell in range(CELLS_PER_DAY):
+            key = f"{f'strategy-{cell % 3:02d}'.ljust(128, 'x')}|SYM{cell // 3:06d}.XXXXX"
+            heavy = cell == 0
+            values = range(-25_000, 25_000) if heavy else [cell - 3_750]
+            counters = ShortfallCounters(signals=len(values), linked=len(values), bps=-25_000 if heavy else cell,
+                                         usd=-1_234_567_890, shadow_fee=987_654_321, live_fee=987_654_321,
+                                         histogram={v: 1 for v in values})
+            doc_id = f"12~2046-06-15~{stable_hash(key) % SIGNAL_PARTITIONS}~00"
+            docs.setdefault(doc_id, {"c": {}})["c"][key] = counters.to_doc()
+        assert len(docs) == SIGNAL_PARTITIONS
+        worst = max(_limits("aggSignals", doc_id, fields) for doc_id, fields in docs.items())
+        assert worst[1] == 0 and worst[0] < 0.95 * budget.MAX_DOCUMENT_BYTES, worst
+
     def test_one_close_stays_under_the_commit_limits(self):
         facts = _facts(1, date(2026, 11, 20), 1, 600)
         writes = close_writes(3, facts, 64) + close_writes(4, facts, 64)  # a rebuild's dual write

@@ -6,6 +6,7 @@ import asyncio
 import random
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal as D
+from zoneinfo import ZoneInfo
 
 from backend.strategy_service.core.shortfall import SignalFill, signal_shortfall, summarize
 
@@ -136,3 +137,108 @@ class TestVerifyAfterAMixedRun:
         await doc.reference.update({f"live.`{first}`.price": "1"})
         problems = await services.maintenance.verify("alice")
         assert any(p.startswith(f"signal {doc.id} live fill {first}") for p in problems), problems
+
+
+async def counter_docs(db, uid: str = "alice") -> dict[str, dict]:
+    return {s.id: s.to_dict() or {} async for s in db.collection("users", uid, "aggSignals").stream()}
+
+
+class TestShortfallCounters:
+    """The summary and groups come from counters the fills maintain (shortfall/repository.py),
+    not from the signals: exact, concurrent, rebuilt with the time zone."""
+
+    async def test_the_summary_reads_the_counters_not_the_signals(self, client, auth, db, services):
+        post = lambda body: client.post("/trades/execute", json=body, headers=auth())  # noqa: E731
+        for signal, price in (("a", "100.05"), ("b", "99.99")):
+            assert (await post(backtest(signal))).status_code == 201
+            assert (await post(live(signal, f"E-{signal}", price))).status_code == 201
+        before = (await client.get("/trades/shortfall", headers=auth())).json()
+        assert (before["summary"]["linked"], before["summary"]["mean_bps"], before["summary"]["median_bps"]) == (
+            2, "2.00", "2.00")  # 5 and -1 bps
+        async for s in db.collection("users", "alice", "signals").stream():  # the signals gone...
+            await s.reference.delete()
+        after = (await client.get("/trades/shortfall", headers=auth())).json()
+        assert after["items"] == [] and after["summary"] == before["summary"]  # ...the figures stay
+        assert after["groups"] == before["groups"]
+        docs = await counter_docs(db)
+        assert all(doc_id.startswith(f"0~{T0.astimezone(ZoneInfo('America/New_York')).date().isoformat()}~")
+                   for doc_id in docs), docs
+
+    async def test_concurrent_fills_of_one_signal_count_once(self, client, auth, services):
+        bodies = [backtest("c")] + [live("c", f"E-c{k}", f"100.0{k}", quantity="10", minutes=k + 1) for k in range(6)]
+        answers = await asyncio.gather(*[client.post("/trades/execute", json=b, headers=auth()) for b in bodies])
+        assert [a.status_code for a in answers] == [201] * 7, [a.text for a in answers]
+        body = (await client.get("/trades/shortfall", headers=auth())).json()
+        # live VWAP of 100.00 .. 100.05 by 10 = 100.025: 2.50 bps, 60 x 0.025 = 1.50 USD
+        assert (body["summary"]["signals"], body["summary"]["linked"], body["summary"]["median_bps"],
+                body["summary"]["total_usd"], body["summary"]["live_commission"]) == (1, 1, "2.50", "1.50", "6.00")
+        assert await services.maintenance.verify("alice") == []
+
+    async def test_a_rebuild_moves_signals_to_the_days_of_the_new_zone(self, client, auth, db, services):
+        late = T0.replace(hour=2)  # 02:00 UTC: the previous day in New York, this day in Tokyo
+        body = {**backtest("z"), "filled_at": late.isoformat()}
+        assert (await client.post("/trades/execute", json=body, headers=auth())).status_code == 201
+        real = {**live("z", "E-z", "100.05"), "filled_at": (late + timedelta(seconds=2)).isoformat()}
+        assert (await client.post("/trades/execute", json=real, headers=auth())).status_code == 201
+        day = lambda: client.get("/trades/shortfall", headers=auth())  # noqa: E731
+        assert (await day()).json()["groups"][0]["day"] == (late.date() - timedelta(days=1)).isoformat()
+        await db.collection("users", "alice", "settings").document("profile").set({"timezone": "Asia/Tokyo"},
+                                                                                  merge=True)
+        result = await services.maintenance.rebuild("alice")
+        assert result["signals"] == 1
+        groups = (await day()).json()["groups"]
+        assert [(g["day"], g["linked"], g["mean_bps"]) for g in groups] == [(late.date().isoformat(), 1, "5.00")]
+        assert await services.maintenance.verify("alice") == []
+        # a fill after the rebuild changes the new generation's counters from the right state
+        more = {**live("z", "E-z2", "100.15"), "filled_at": (late + timedelta(seconds=3)).isoformat()}
+        assert (await client.post("/trades/execute", json=more, headers=auth())).status_code == 201
+        assert (await day()).json()["summary"]["mean_bps"] == "10.00"  # live VWAP 100.10
+        assert await services.maintenance.verify("alice") == []
+
+    async def test_a_signal_recorded_before_the_counters_is_reported_and_counted_by_rebuild(self, client, auth, db,
+                                                                                           services):
+        assert (await client.post("/trades/execute", json=backtest("old"), headers=auth())).status_code == 201
+        assert (await client.post("/trades/execute", json=live("old", "E-old", "100.05"), headers=auth())).status_code == 201
+        ref = db.collection("users", "alice", "signals").document("s1|old")
+        from google.cloud import firestore
+        await ref.update({"agg_gen": firestore.DELETE_FIELD})  # as the service before the counters wrote it
+        async for s in db.collection("users", "alice", "aggSignals").stream():
+            await s.reference.delete()
+        problems = await services.maintenance.verify("alice")
+        assert any("not counted" in p for p in problems) and any("shortfall counters" in p for p in problems), problems
+        await services.maintenance.rebuild("alice")
+        assert await services.maintenance.verify("alice") == []
+        summary = (await client.get("/trades/shortfall", headers=auth())).json()["summary"]
+        assert (summary["linked"], summary["mean_bps"]) == (1, "5.00")
+
+    async def test_fills_during_a_rebuild_count_once_in_both_generations(self, client, auth, services):
+        post = lambda body: client.post("/trades/execute", json=body, headers=auth())  # noqa: E731
+        for i in range(30):
+            assert (await post(backtest(f"r{i}"))).status_code == 201
+
+        async def fill_slowly() -> None:
+            for i in range(30):
+                r = await post(live(f"r{i}", f"E-r{i}", "100.03", minutes=i + 1))
+                assert r.status_code == 201, r.text
+                await asyncio.sleep(0.01)
+
+        result, _ = await asyncio.gather(services.maintenance.rebuild("alice"), fill_slowly())
+        assert result["generation"] == 1
+        summary = (await client.get("/trades/shortfall", headers=auth())).json()["summary"]
+        assert (summary["signals"], summary["linked"], summary["total_usd"]) == (30, 30, "90.00")
+        assert await services.maintenance.verify("alice") == []
+
+    async def test_the_shards_of_a_settled_day_are_merged_by_a_read(self, client, auth, db, services):
+        await db.collection("users", "alice", "settings").document("profile").set({"aggregate_shards": 8}, merge=True)
+        for i in range(12):
+            assert (await client.post("/trades/execute", json=backtest(f"h{i}"), headers=auth())).status_code == 201
+            assert (await client.post("/trades/execute", json=live(f"h{i}", f"E-h{i}", f"100.0{i % 10}"),
+                                      headers=auth())).status_code == 201
+        spread = await counter_docs(db)
+        assert len(spread) > 1
+        first = (await client.get("/trades/shortfall", headers=auth())).json()
+        merged = await counter_docs(db)
+        assert len(merged) == 1 and next(iter(merged)).endswith("~00"), merged
+        again = (await client.get("/trades/shortfall", headers=auth())).json()
+        assert again["summary"] == first["summary"] and first["summary"]["linked"] == 12
+        assert await services.maintenance.verify("alice") == []

@@ -24,8 +24,8 @@ decision price as the benchmark, "The Implementation Shortfall: Paper versus Rea
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -36,6 +36,8 @@ from .money import (
     localcontext,
     quantize,
     quantize_usd,
+    cents_of,
+    usd_from_cents,
 )
 from .pnl import BUY, average_price, normalize_side
 
@@ -116,6 +118,14 @@ class SignalShortfall:
     def linked(self) -> bool:
         """True when both a shadow and a live fill are there."""
         return self.shadow is not None and self.live is not None
+
+    @property
+    def first_seen(self) -> datetime | None:
+        """The signal's first time: the earliest of its decision and its fills (its day in
+        the groups and the date filter)."""
+        times = [t for t in (self.decided_at, self.shadow.first_at if self.shadow else None,
+                             self.live.first_at if self.live else None) if t is not None]
+        return min(times) if times else None
 
 
 def decision_price_of(*, bid: Decimal | None, ask: Decimal | None, price: Decimal | None) -> Decimal | None:
@@ -232,3 +242,118 @@ def summarize(rows: Iterable[SignalShortfall]) -> ShortfallSummary:
                             live_only=sum(1 for r in rows if r.shadow is None and r.live is not None),
                             mean_bps=mean, median_bps=median, total_usd=quantize_usd(total),
                             shadow_commission=quantize_usd(shadow_fee), live_commission=quantize_usd(live_fee))
+
+
+#: ``ShortfallCounters`` fields and their stored names.
+COUNTER_NAMES = {"signals": "s", "linked": "k", "live_only": "o", "bps": "b", "usd": "u", "shadow_fee": "sc",
+                 "live_fee": "lc"}
+
+
+@dataclass
+class ShortfallCounters:
+    """The additive figures of a set of signals: what the service keeps per strategy, symbol
+    and day on the write (integers, so sums and differences are exact), and from which
+    :func:`summary_of` gives the same :class:`ShortfallSummary` as :func:`summarize` of the
+    signals.
+
+    Attributes:
+        signals, linked, live_only: as in :class:`ShortfallSummary` (counts).
+        bps: the sum of the linked signals' shortfall, in 0.01 bps.
+        usd: the sum of their shortfall, cents.
+        shadow_fee, live_fee: commissions of the shadow and live fills, cents.
+        histogram: shortfall in 0.01 bps -> signals with that shortfall (the exact median).
+    """
+
+    signals: int = 0
+    linked: int = 0
+    live_only: int = 0
+    bps: int = 0
+    usd: int = 0
+    shadow_fee: int = 0
+    live_fee: int = 0
+    histogram: dict[int, int] = field(default_factory=dict)
+
+    def add(self, other: ShortfallCounters, sign: int = 1) -> None:
+        """Add ``other`` (``sign`` -1: subtract it) in place; zero histogram entries go."""
+        for name in COUNTER_NAMES:
+            setattr(self, name, getattr(self, name) + sign * getattr(other, name))
+        for value, n in other.histogram.items():
+            total = self.histogram.get(value, 0) + sign * n
+            if total:
+                self.histogram[value] = total
+            else:
+                self.histogram.pop(value, None)
+
+    def is_zero(self) -> bool:
+        """True when every counter is 0 (a set of no signals)."""
+        return not self.histogram and not any(getattr(self, name) for name in COUNTER_NAMES)
+
+    def to_doc(self) -> dict[str, object]:
+        """The stored map: the non-zero counters by their short names, and ``h`` (the
+        histogram keyed by the decimal string of the 0.01 bps value)."""
+        doc: dict[str, object] = {short: getattr(self, name) for name, short in COUNTER_NAMES.items()
+                                  if getattr(self, name)}
+        if self.histogram:
+            doc["h"] = {str(value): n for value, n in sorted(self.histogram.items())}
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, object]) -> ShortfallCounters:
+        """Decode :meth:`to_doc` (missing counters are 0; zero histogram entries dropped)."""
+        histogram = {int(k): int(v) for k, v in dict(doc.get("h") or {}).items() if int(v)}  # type: ignore[call-overload]
+        return cls(histogram=histogram, **{name: int(doc.get(short, 0) or 0)  # type: ignore[call-overload]
+                                           for name, short in COUNTER_NAMES.items()})
+
+
+def counters_of(row: SignalShortfall) -> ShortfallCounters:
+    """What one signal adds to :class:`ShortfallCounters`."""
+    out = ShortfallCounters()
+    if row.shadow is not None:
+        out.signals = 1
+        out.shadow_fee = cents_of(row.shadow.commission)
+        out.linked = 1 if row.live is not None else 0
+    elif row.live is not None:
+        out.live_only = 1
+    if row.live is not None:
+        out.live_fee = cents_of(row.live.commission)
+    if row.shortfall_bps is not None and row.shortfall_usd is not None:
+        with localcontext(MONEY_CONTEXT):
+            hundredths = int(row.shortfall_bps / BPS_QUANTUM)
+        out.bps, out.usd, out.histogram = hundredths, cents_of(row.shortfall_usd), {hundredths: 1}
+    return out
+
+
+def _median_hundredths(histogram: Mapping[int, int]) -> tuple[int, int] | None:
+    """The two middle values (equal for an odd count) of a histogram, 0.01 bps."""
+    count = sum(histogram.values())
+    if count <= 0:
+        return None
+    wanted = [(count - 1) // 2, count // 2]
+    found: list[int] = []
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        while len(found) < 2 and wanted[len(found)] < seen:
+            found.append(value)
+        if len(found) == 2:
+            break
+    return found[0], found[1]
+
+
+def summary_of(counters: ShortfallCounters) -> ShortfallSummary:
+    """The :class:`ShortfallSummary` of a set of signals from their counters: equal to
+    :func:`summarize` of the signals themselves (a property test checks it)."""
+    values = sum(counters.histogram.values())
+    with localcontext(MONEY_CONTEXT):
+        mean = quantize(Decimal(counters.bps) * BPS_QUANTUM / values, BPS_QUANTUM) if values > 0 else None
+        middle = _median_hundredths(counters.histogram)
+        median = None
+        if middle is not None:
+            median = quantize((Decimal(middle[0]) + Decimal(middle[1])) * BPS_QUANTUM / TWO, BPS_QUANTUM)
+        share = (quantize(Decimal(counters.linked) / counters.signals * HUNDRED, Decimal("0.01"))
+                 if counters.signals > 0 else None)
+    return ShortfallSummary(signals=counters.signals, linked=counters.linked, filled_live_percent=share,
+                            live_only=counters.live_only, mean_bps=mean, median_bps=median,
+                            total_usd=quantize_usd(usd_from_cents(counters.usd)),
+                            shadow_commission=quantize_usd(usd_from_cents(counters.shadow_fee)),
+                            live_commission=quantize_usd(usd_from_cents(counters.live_fee)))

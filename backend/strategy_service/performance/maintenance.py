@@ -7,13 +7,16 @@ switches in one write of the user's settings:
 
 1. mark ``rebuild = {g + 1, zone, building}``;
 2. stream every trade, and write the aggregates of the CLOSED ones (set ``S``) as plain
-   documents of ``g + 1``;
+   documents of ``g + 1``; count every signal into the shortfall counters of ``g + 1``,
+   marking each (``agg_gen``) under its precondition (from the ``building`` mark on, fills
+   keep the counters of ``g + 1`` themselves, ``shortfall.repository.stage_signal``);
 3. mark ``dual``: from now on every close adds itself to both generations and records
    ``agg_gen = g + 1`` in its trade;
 4. after a grace period (closes that read the settings before step 3 have committed),
    catch up: every trade closed into ``g`` since the start and not in ``S`` is added to
    ``g + 1``, in one batch with ``agg_gen = g + 1`` on the trade under its
-   ``last_update_time`` precondition (so exactly once);
+   ``last_update_time`` precondition (so exactly once); count the signals not yet marked
+   (created meanwhile by fills that read the settings before step 1);
 5. switch: ``aggregates = {g + 1, zone}`` and the marker removed, in one write; catch up
    once more after the grace period; delete ``g``.
 
@@ -36,10 +39,11 @@ from ..core.dashboard import Basis, Dashboard, compute_dashboard
 from ..core.errors import StorageUnavailable
 from ..core.money import ZERO, cents_of
 from ..core.shadow import compute_shadow_metrics
-from ..shortfall.repository import ShortfallRepository, fill_record
+from ..core.shortfall import ShortfallCounters
+from ..shortfall.repository import ShortfallRepository, fill_record, fills_of, place_of
 from ..trades.models import LIVE, Trade
 from ..trades.repository import TradeRepository
-from ..users.models import UserSettings
+from ..users.models import Generation, UserSettings
 from ..users.repository import UserRepository
 from ..users.service import UserService, generation_doc
 from .filters import TradeFilter
@@ -183,7 +187,8 @@ class Maintenance:
         Returns:
             ``{"generation", "realizations" (closes and partial closes), "trades" (the trades
             they belong to), "caught_up" (realizations added by the catch-up),
-            "documents_written", "documents_deleted"}``.
+            "documents_written", "documents_deleted", "signals" (counted into the new
+            generation's shortfall counters)}``.
         """
         lock = self._locks.setdefault(uid, asyncio.Lock())
         async with lock:
@@ -211,12 +216,16 @@ class Maintenance:
                     facts.append(realization.facts(zone))
             today = datetime.now(timezone.utc).astimezone(zone).date()
             written = await self.aggregates.write_documents(uid, snapshot_documents(new, facts, settled_before=today))
+            target = Generation(new, zone, "building")
+            signals = await self.signals.count_into(uid, target, old) if self.signals is not None else 0
             if not await self.users.set_generations(uid, aggregates=None, rebuild={**started, "state": "dual"},
                                                     expected_rebuild=new):
                 raise StorageUnavailable("A newer rebuild replaced this one; it goes on instead.")
             await asyncio.sleep(self.grace_seconds)
             since = started["started_at"] - timedelta(seconds=self.grace_seconds)
             caught = await self._catch_up(uid, new, zone, since, seen)
+            if self.signals is not None:  # the signals old settings' fills created during the first count
+                signals += await self.signals.count_into(uid, target, old)
             switched = await self.users.set_generations(uid, aggregates=generation_doc(new, zone), rebuild=None,
                                                         expected_rebuild=new)
             if not switched:
@@ -226,7 +235,7 @@ class Maintenance:
             deleted = await self.aggregates.delete_generation(uid, old.number)
             return {"generation": new, "realizations": len(seen),
                     "trades": len({rid.split("~")[0] for rid in seen}), "caught_up": caught,
-                    "documents_written": written, "documents_deleted": deleted}
+                    "documents_written": written, "documents_deleted": deleted, "signals": signals}
 
     async def _catch_up(self, uid: str, new: int, zone: Any, since: Any, seen: set[str]) -> int:
         """Add to generation ``new`` every realization (a close or a partial close) recorded
@@ -269,10 +278,8 @@ class Maintenance:
         rec = await self.recompute(uid, settings, fills=expected_fills)
         gen = settings.aggregates.number
         out: list[str] = []
-        if self.signals is not None:  # every fill of a signal is in its signal document, as its trade says
-            stored_fills = await self.signals.stored_fills(uid)
-            for key in sorted(set(stored_fills) | set(expected_fills)):
-                _diff(f"signal {key[0]} {key[1]} fill {key[2]}", stored_fills.get(key), expected_fills.get(key), out)
+        if self.signals is not None:
+            await self._verify_signals(uid, settings, expected_fills, out)
         open_cents = sum(cents_of(t.unallocated("notional")) for t in await self.trades.open_trades(uid)
                          if t.source != LIVE)  # live positions are outside the limits
         _diff("open notional cents", await self.trades.open_notional(uid), open_cents, out)
@@ -316,6 +323,30 @@ class Maintenance:
                         "gross_pnl", "total_commission", "total_slippage"):
                 _diff(f"shadow metrics {label} {key}", served_m[key], expected_m[key], out)
         return out
+
+
+    async def _verify_signals(self, uid: str, settings: UserSettings,
+                              expected_fills: dict[tuple[str, str, str], dict[str, str]], out: list[str]) -> None:
+        """Every fill of a signal is in its signal document, as its trade says; every signal
+        is counted; the live generation's shortfall counters equal their recomputation from
+        the signals (O(signals))."""
+        live = settings.aggregates
+        stored_fills: dict[tuple[str, str, str], dict[str, str]] = {}
+        expected: dict[tuple[str, str], ShortfallCounters] = {}
+        for doc_id, doc in await self.signals.all_signals(uid):  # type: ignore[union-attr]
+            stored_fills.update(fills_of(doc, doc_id))
+            if "agg_gen" not in doc:
+                out.append(f"signal {doc_id}: not counted in the shortfall counters (recorded before they existed): "
+                           "run rebuild")
+            place = place_of(doc, live.timezone)
+            if place is not None:
+                expected.setdefault((place.day, place.key), ShortfallCounters()).add(place.counters)
+        for key in sorted(set(stored_fills) | set(expected_fills)):
+            _diff(f"signal {key[0]} {key[1]} fill {key[2]}", stored_fills.get(key), expected_fills.get(key), out)
+        stored = await self.signals.generation_counters(uid, live.number)  # type: ignore[union-attr]
+        expected = {k: v for k, v in expected.items() if not v.is_zero()}
+        for key in sorted(set(stored) | set(expected)):
+            _diff(f"shortfall counters {key[0]} {key[1]}", stored.get(key), expected.get(key), out)
 
 
 def _diff(name: str, stored: Any, expected: Any, out: list[str]) -> None:

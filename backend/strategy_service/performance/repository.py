@@ -21,6 +21,9 @@ Per user, ``users/{uid}/...``:
 - ``aggSeq/{g}~{YYYY-MM-DD}~{mmmm}~{s}``: ``t.{trade_id}``, the close sequence of one minute,
   shard ``s`` of at least :data:`MIN_SEQUENCE_SHARDS`.
 - ``aggFolds/{g}~{key}``: order-fold checkpoints (a cache: deleting it loses nothing).
+- ``aggSignals/{g}~{YYYY-MM-DD}~{p}~{w}``: ``c.{strategy|symbol}``, the day's shortfall
+  counters of signals (written by fills, ``shortfall/repository.py``), partition ``p`` of
+  ``SIGNAL_PARTITIONS``.
 
 Every map field above is exempt from indexing (``firestore.indexes.json``): nothing
 queries inside them, and each subfield would otherwise cost two index entries.
@@ -61,9 +64,12 @@ AGG_GROUPS = "aggGroups"
 AGG_CELLS = "aggCells"
 AGG_SEQ = "aggSeq"
 AGG_FOLDS = "aggFolds"
+#: The shortfall counters of signals per day (``shortfall/repository.py`` writes and reads
+#: them; a generation's deletion includes them).
+AGG_SIGNALS = "aggSignals"
 #: The collections of a generation, with their exempt map fields (firestore.indexes.json).
 AGGREGATE_COLLECTIONS = {AGG_SUMMARY: (), AGG_DAYS: ("d", "m"), AGG_GROUPS: ("b",), AGG_CELLS: ("c",),
-                         AGG_SEQ: ("t",), AGG_FOLDS: ("fold", "filters")}
+                         AGG_SEQ: ("t",), AGG_FOLDS: ("fold", "filters"), AGG_SIGNALS: ("c",)}
 
 #: Partitions of a day's cells: 7,500 cells of about 280 bytes in 4 documents of < 600 KB.
 CELL_PARTITIONS = 4

@@ -27,7 +27,8 @@ CONVENTIONS = {
     "median_bps": "of the linked signals' shortfall; an even count takes the mean of the two middle values",
     "tracking_difference": "cumulative realized P&L of live trades minus that of the shadow source, per close day, "
                            "same strategy and symbol filters, USD, net of commissions",
-    "window": "signals by their decision time (else their first fill) in the user's time zone",
+    "window": "signals by the day of their first time (the decision, else the first fill) in the user's time zone",
+    "groups": "per strategy, symbol and that day; summary and groups from counters kept on every fill",
 }
 
 

@@ -3,20 +3,26 @@ the tracking difference of live against shadow realized P&L."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..core.aggregates import epoch_us
+from ..core.errors import StorageUnavailable
 from ..core.money import MONEY_CONTEXT, ZERO, localcontext, quantize_usd
-from ..core.shortfall import SignalShortfall, ShortfallSummary, summarize
+from ..core.shortfall import ShortfallCounters, ShortfallSummary, SignalShortfall, summary_of
 from ..performance.filters import TradeFilter
 from ..performance.service import PerformanceService
 from ..trades.errors import InvalidCursor
 from ..users.service import UserService
 from .repository import ShortfallRepository
+
+log = logging.getLogger(__name__)
+#: Settled days whose write shards one read merges (each one transaction).
+COMPACT_PER_READ = 8
 
 
 @dataclass(frozen=True)
@@ -74,28 +80,41 @@ class ShortfallService:
 
     async def report(self, uid: str, flt: ShortfallFilter, *, limit: int, cursor: str | None) -> ShortfallReport:
         """The rows, summary, groups and tracking difference of ``flt``. The summary and the
-        groups read every signal of the selection (O(signals in the window)); the tracking
-        reads the two dashboards (bounded by the calendar).
+        groups add the shortfall counters the fills maintain per strategy, symbol and day
+        (bounded by the calendar, never the signals); the page reads ``limit`` signals;
+        the tracking reads the two dashboards. A read also merges the write shards of its
+        settled days (at most :data:`COMPACT_PER_READ`).
 
         Raises:
             InvalidCursor: ``cursor`` is no signal of this user.
         """
         settings = await self.users.get(uid)
-        tz = settings.aggregates.timezone
+        gen = settings.aggregates
+        tz = gen.timezone
         first, last = flt.bounds(tz)
         page, ok = await self.signals.page(uid, first_us=first, last_us=last, strategy_id=flt.strategy_id,
                                            symbol=flt.symbol, limit=limit, after_id=cursor)
         if not ok:
             raise InvalidCursor("cursor is not the next_cursor of a page of your signals; start without one.")
-        rows = [r async for r in self.signals.stream(uid, first_us=first, last_us=last, strategy_id=flt.strategy_id,
-                                                     symbol=flt.symbol)]
-        groups: dict[tuple[str, str, str], list[SignalShortfall]] = {}
-        for r in rows:
-            moment = r.decided_at or (r.live.first_at if r.live else None)
-            day = moment.astimezone(tz).date().isoformat() if moment else ""
-            groups.setdefault((r.strategy_id, r.symbol, day), []).append(r)
+        counters, ids = await self.signals.counters(uid, gen.number, flt.start_date, flt.end_date)
+        total = ShortfallCounters()
+        groups: dict[tuple[str, str, str], ShortfallCounters] = {}
+        for (day, key), value in counters.items():
+            strategy_id, symbol = key.split("|")
+            if (flt.strategy_id and strategy_id != flt.strategy_id) or (flt.symbol and symbol != flt.symbol):
+                continue
+            total.add(value)
+            groups.setdefault((strategy_id, symbol, day), ShortfallCounters()).add(value)
+        today = datetime.now(timezone.utc).astimezone(tz).date().isoformat()
+        spread = [shards for where, shards in sorted(ids.items()) if len(shards) > 1 and where[:10] < today]
+        for shards in spread[:COMPACT_PER_READ]:  # settled days: one document each from now on
+            try:
+                await self.signals.compact(uid, shards)
+            except StorageUnavailable:  # best effort: the figures above are exact either way
+                log.info("merging the shortfall shards %s of %s lost to contention", shards, uid)
         return ShortfallReport(items=page, next_cursor=page[-1][0] if len(page) == limit else None,
-                               summary=summarize(rows), groups={k: summarize(v) for k, v in sorted(groups.items())},
+                               summary=summary_of(total),
+                               groups={k: summary_of(v) for k, v in sorted(groups.items())},
                                tracking=await self._tracking(uid, flt))
 
     async def _tracking(self, uid: str, flt: ShortfallFilter) -> list[dict[str, Any]]:

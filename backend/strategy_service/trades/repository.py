@@ -26,12 +26,13 @@ from ..core.errors import StorageRejected
 from ..core.exits import thresholds
 from ..core.money import cents_of, to_decimal, to_plain_str
 from ..core.pnl import BUY
-from ..performance.repository import AggregateRepository, stable_hash
+from ..performance.repository import AggregateRepository, ShardPolicy, stable_hash
 from ..quotes.models import Quote
 from ..quotes.repository import LIVE_QUOTES, quote_of
-from ..shortfall.repository import SIGNALS, signal_id_of, stage_signal
+from ..shortfall.repository import SIGNALS, SignalRaced, StoredSignal, signal_id_of, stage_signal
 from ..storage.client import USERS, Repository
 from ..strategies.repository import DEFAULT_COSTS_ID, strategy_ref
+from ..users.models import Generation
 from ..users.repository import settings_fields, settings_ref
 from .models import (
     BACKTEST,
@@ -182,6 +183,8 @@ class TradeRepository(Repository):
     def __init__(self, storage: Any, aggregates: AggregateRepository) -> None:
         super().__init__(storage)
         self.aggregates = aggregates
+        #: the write shards of the shortfall counters, chosen by this user's fills with signals
+        self.signal_shards = ShardPolicy()
 
     def _ref(self, uid: str, shadow_id: str) -> Any:
         return self.client.collection(USERS, uid, SHADOW_TRADES).document(shadow_id)
@@ -196,14 +199,15 @@ class TradeRepository(Repository):
     async def read_for_execute(self, uid: str, *, symbol: str | None, trade_id: str | None, strategy_id: str,
                                signal_id: str | None = None
                                ) -> tuple[Quote | None, bool | None, Trade | PaperOrder | None, dict[str, Any], int,
-                                          CostModel, dict[str, Any] | None]:
+                                          CostModel, StoredSignal | None]:
         """What an execute reads, in one round trip: the live quote of ``symbol`` (when
         given), ``systemStatus/config.is_shadow_mode`` (None when missing or not a bool),
         the trade or paper order with id ``trade_id`` (an idempotent retry, whatever the
         shadow mode was when it was first sent) when given,
         the user's stored settings fields (their limits), their open notional (cents) and
         the cost model that applies to ``strategy_id`` (the strategy's own, else the user's
-        default, else none), and the signal ``signal_id`` of the strategy (None when new)."""
+        default, else none), and the signal ``signal_id`` of the strategy with its version
+        (None when new)."""
         opens = [self._open_ref(uid, k) for k in range(OPEN_NOTIONAL_SHARDS)]
         refs = [self.client.collection(SYSTEM_STATUS).document("config"), settings_ref(self.client, uid),
                 strategy_ref(self.client, uid, strategy_id), strategy_ref(self.client, uid, DEFAULT_COSTS_ID), *opens]
@@ -214,7 +218,10 @@ class TradeRepository(Repository):
         if signal_id is not None:
             refs.append(self.client.collection(USERS, uid, SIGNALS).document(signal_id_of(strategy_id, signal_id)))
         found = await self.storage.get_many(refs)
-        signal = found.pop()[0] if signal_id is not None else None
+        signal = None
+        if signal_id is not None:
+            signal_doc, signal_version = found.pop()
+            signal = StoredSignal(signal_doc, signal_version) if signal_doc is not None else None
         flag = (found[0][0] or {}).get("is_shadow_mode")
         own, default = (found[2][0] or {}).get("costs"), (found[3][0] or {}).get("costs")
         costs = CostModel.from_doc(own if own is not None else default)
@@ -244,19 +251,38 @@ class TradeRepository(Repository):
         quote = quote_of(symbol, found[1][0]) if symbol and found[1][0] is not None else None
         return quote, settings_fields(found[0][0], found[0][1])
 
-    async def create(self, trade: Trade) -> Trade | None:
-        """Create a new trade; returns it as written (with its version), or None when the id
-        exists already."""
+    async def create(self, trade: Trade, *, live: Generation, signal: StoredSignal | None = None,
+                     rebuild: Generation | None = None, min_shards: int = 1) -> Trade | None:
+        """Create a new trade, with its fill merged into its signal (``signal``: the signal as
+        read, None when new; ``live`` and ``rebuild``: the generations whose shortfall
+        counters change, see ``shortfall.repository.stage_signal``; ``min_shards``: the user's
+        least write-shard count of those counters); returns it as written
+        (with its version), or None when the trade id exists already.
+
+        Raises:
+            SignalRaced: another fill changed the signal since it was read; nothing written.
+            StorageRejected: Firestore refused the batch for good (no lost race).
+        """
         ref = self._ref(trade.uid, trade.shadow_id)
         batch = self.client.batch()
         batch.create(ref, trade_document(trade))
-        stage_signal(self.client, batch, trade)  # its signal's fills, for the shortfall
+        if trade.client.get("signal_id"):  # its signal's fills and counters, for the shortfall
+            stage_signal(self.client, batch, trade, signal, live=live, rebuild=rebuild, shard=stable_hash(trade.shadow_id) % self.signal_shards.shards(trade.uid, min_shards))
         if trade.source != LIVE:  # live positions are the broker's: outside the service's limits
             batch.set(self._open_shard(trade), {"cents": firestore.Increment(cents_of(trade.notional))}, merge=True)
         try:
-            results = await batch.commit(retry=self.retry, timeout=self.timeout)
-        except gexc.AlreadyExists:
-            return None
+            results = await batch.commit(retry=self.storage.batch_retry, timeout=self.timeout)
+        except (gexc.AlreadyExists, gexc.FailedPrecondition) as exc:
+            if await self.get(trade.uid, trade.shadow_id) is not None:
+                return None  # the trade exists: an idempotent retry
+            signal_id = trade.client.get("signal_id")
+            if signal_id:  # a lost race only when the signal changed since it was read
+                signal_ref = self.client.collection(USERS, trade.uid, SIGNALS).document(
+                    signal_id_of(trade.strategy_id, signal_id))
+                [(_, version)] = await self.storage.get_many([signal_ref])
+                if version != (signal.version if signal is not None else None):
+                    raise SignalRaced(str(exc)) from exc
+            raise  # a refusal that a retry cannot change (StorageRejected)
         return replace(trade, version=results[0].update_time)
 
     async def get(self, uid: str, shadow_id: str) -> Trade | None:

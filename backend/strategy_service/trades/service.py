@@ -3,8 +3,10 @@ list. They raise only domain errors (``errors.py`` here and in ``core``/``quotes
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import random
 import uuid
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -57,12 +59,17 @@ from .errors import (
     TrailingStopInvalid,
 )
 from .models import BACKTEST, LIVE, ExecuteCommand, ExitFill, PaperOrder, Trade
-from .repository import ExecutionAlreadyRecorded, TradeRepository
+from .repository import ExecutionAlreadyRecorded, SignalRaced, TradeRepository
 
 log = logging.getLogger(__name__)
 
 #: How often a close re-reads and retries when another writer changed the trade meanwhile.
 CLOSE_ATTEMPTS = 5
+#: How often an execute reads again when another fill of its signal wrote it meanwhile
+#: (each round of concurrent fills of one signal lets one through), and the most it waits
+#: before attempt ``k``: a random ``0 .. k x EXECUTE_BACKOFF_SECONDS``.
+EXECUTE_ATTEMPTS = 12
+EXECUTE_BACKOFF_SECONDS = 0.01
 #: Most exits one position may have (its document stays far below 1 MiB: about 0.5 KB an exit).
 MAX_EXITS = 1000
 #: How far in the future a backtest fill or close time may be (clock skew), seconds.
@@ -310,6 +317,20 @@ class TradeService:
         if cmd.notional is not None and cmd.quantity is None and decimals(cmd.notional) > 2:
             raise NotionalPrecision(f"The notional {to_plain_str(cmd.notional)} USD has more than 2 decimals; USD amounts are "
                                     "kept to the cent.")
+        for attempt in range(EXECUTE_ATTEMPTS):
+            if attempt:  # spread the concurrent fills of one signal apart
+                await asyncio.sleep(random.uniform(0, attempt * EXECUTE_BACKOFF_SECONDS))
+            stored = await self._execute_once(uid, cmd, trade_id=trade_id, key=key, live=live, client_fill=client_fill)
+            if stored is not None:
+                return stored
+        raise TradeBusy(f"Signal {cmd.client.get('signal_id')} of strategy {cmd.strategy_id} kept changing while "
+                        "this fill was recorded; retry.", headers={"Retry-After": "1"})
+
+    async def _execute_once(self, uid: str, cmd: ExecuteCommand, *, trade_id: str, key: str | None, live: bool,
+                            client_fill: tuple[Decimal, datetime] | None) -> Trade | PaperOrder | None:
+        """One attempt of :meth:`execute` after its argument checks: the reads, then the
+        create. None when another fill of the same signal wrote it between the two (nothing
+        written: try again)."""
         quote, flag, existing, fields, open_cents, costs, signal = await self.trades.read_for_execute(
             uid, symbol=None if client_fill else cmd.symbol, trade_id=trade_id if key else None,
             strategy_id=cmd.strategy_id, signal_id=cmd.client.get("signal_id"))
@@ -320,9 +341,9 @@ class TradeService:
         if existing is not None:  # a retry must not need a fresh quote to get its answer back
             _same_request(existing.request_hash, cmd.request_hash)
             return existing
-        if signal is not None and (signal.get("side"), signal.get("symbol")) != (cmd.side, cmd.symbol):
+        if signal is not None and (signal.doc.get("side"), signal.doc.get("symbol")) != (cmd.side, cmd.symbol):
             raise SignalMismatch(f"Signal {cmd.client['signal_id']} of strategy {cmd.strategy_id} is a "
-                                 f"{signal.get('side')} of {signal.get('symbol')}; this fill is a {cmd.side} of "
+                                 f"{signal.doc.get('side')} of {signal.doc.get('symbol')}; this fill is a {cmd.side} of "
                                  f"{cmd.symbol}.")
 
         if client_fill:
@@ -394,7 +415,12 @@ class TradeService:
                      trailing_stop_percent=cmd.trailing_stop_percent,
                      # the best exit price since the fill starts at the fill quote's exit side
                      water_mark=exit_now)
-        stored = await self.trades.create(trade)
+        user = settings_of(fields)
+        try:
+            stored = await self.trades.create(trade, live=user.aggregates, signal=signal, rebuild=user.rebuild,
+                                              min_shards=user.min_shards)
+        except SignalRaced:  # another fill of the signal wrote it since the read: read again
+            return None
         if stored is None:  # a concurrent retry won the create
             stored = await self.trades.get(uid, trade_id)
             if stored is None:

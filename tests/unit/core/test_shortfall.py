@@ -9,7 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backend.strategy_service.core.shortfall import (
+    ShortfallCounters,
     SignalFill,
+    counters_of,
+    summary_of,
     decision_price_of,
     signal_shortfall,
     slippage_bps,
@@ -97,3 +100,49 @@ def test_usd_of_several_fills_is_exact_and_latency_is_whole_milliseconds() -> No
                          live=[fill("100.00", "10000", ms=1001), fill("100.01", "20000", ms=1500)])
     assert (s.live.slippage_usd, s.shortfall_usd, s.live.price) == (D("200.00"), D("200.00"), D("100.006667"))
     assert s.live.latency_ms == 1001
+
+
+def test_the_summary_from_counters_is_the_summary_of_the_rows() -> None:
+    rows = [signal_shortfall(strategy_id="s", signal_id=str(i), symbol="AAPL", side="BUY", decision_price=D("100"),
+                             decided_at=T0, shadow=[fill("100.00", commission="0.25")] if live != "only" else [],
+                             live=[fill("100.01" if live == "only" else live, commission="1.10")] if live else [])
+            for i, live in enumerate(["100.01", "100.03", "100.02", "99.99", None, "only"])]
+    total = ShortfallCounters()
+    for r in rows:
+        total.add(counters_of(r))
+    # 5 signals with a shadow fill, 4 linked, 1 filled live only; shortfall 1, 3, 2, -1 bps
+    assert (total.signals, total.linked, total.live_only, total.bps, total.usd) == (5, 4, 1, 500, 500)
+    assert total.histogram == {100: 1, 300: 1, 200: 1, -100: 1}
+    assert (total.shadow_fee, total.live_fee) == (125, 550)
+    assert summary_of(total) == summarize(rows)
+    assert ShortfallCounters.from_doc(total.to_doc()) == total
+    total.add(counters_of(rows[1]), sign=-1)  # taken out again: the median moves to 1 bps
+    assert summary_of(total).median_bps == D("1.00") and 300 not in total.histogram
+
+
+def test_no_signals_is_all_zero() -> None:
+    assert ShortfallCounters().is_zero() and summary_of(ShortfallCounters()) == summarize([])
+
+
+legs = st.lists(st.tuples(st.decimals(min_value=D("99"), max_value=D("101"), places=3),
+                          st.integers(min_value=1, max_value=500), st.decimals(min_value=0, max_value=5, places=2)),
+                max_size=3)
+
+
+@given(st.lists(st.tuples(legs, legs, st.sampled_from(["BUY", "SELL"])), max_size=25), st.data())
+def test_counters_add_and_subtract_to_the_summary_of_any_set(signals: list, data: st.DataObject) -> None:
+    rows = [signal_shortfall(strategy_id="s", signal_id=str(i), symbol="A", side=side, decision_price=D("100"),
+                             decided_at=T0, shadow=[fill(str(p), str(q), commission=str(c)) for p, q, c in shadow],
+                             live=[fill(str(p), str(q), commission=str(c)) for p, q, c in live])
+            for i, (shadow, live, side) in enumerate(signals)]
+    total = ShortfallCounters()
+    for r in rows:
+        total.add(counters_of(r))
+    assert summary_of(total) == summarize(rows)
+    removed = data.draw(st.sets(st.integers(min_value=0, max_value=max(len(rows) - 1, 0))))
+    for i in removed:
+        if i < len(rows):
+            total.add(counters_of(rows[i]), sign=-1)
+    kept = [r for i, r in enumerate(rows) if i not in removed]
+    assert summary_of(total) == summarize(kept)
+    assert total.is_zero() == (not kept or all(r.shadow is None and r.live is None for r in kept))
