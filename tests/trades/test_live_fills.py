@@ -93,6 +93,17 @@ class TestLiveClose:
 
 
 class TestMarkToMarket:
+    async def test_a_live_close_of_a_backtest_trade_by_its_id_is_refused(self, client, auth):
+        bt = {"symbol": "NOQT", "side": "BUY", "quantity": "10", "strategy_id": "s1", "source": "backtest",
+              "price": "100", "filled_at": T0.isoformat()}
+        trade = (await client.post("/trades/execute", json=bt, headers=auth())).json()
+        r = await client.post("/trades/close-shadow", json={
+            "source": "live", "shadow_id": trade["id"], "price": "101", "closed_at": (T0 + timedelta(hours=1)).isoformat(),
+            "execution_id": "X-bt"}, headers=auth())
+        assert r.status_code == 422 and r.json()["error"]["code"] == "close_source_mismatch", r.text
+        got = (await client.get(f"/trades/shadow/{trade['id']}", headers=auth())).json()
+        assert got["status"] == "OPEN"
+
     async def test_live_trades_are_never_marked_at_our_quotes(self, client, auth, publish, services):
         r = await client.post("/trades/execute", json=live(symbol="MSFT", execution_id="E-m"), headers=auth())
         await publish("MSFT", bid="150.00", ask="150.10")

@@ -15,6 +15,7 @@ from ..api.schemas import ID_PATTERN
 from ..quotes.errors import NoQuoteToFill, QuoteInvalid, QuoteStale
 from .errors import (
     SignalMismatch,
+    CloseSourceMismatch,
     CloseTargetRequired,
     ExecutionIdRequired,
     NoOpenLivePosition,
@@ -105,7 +106,8 @@ async def execute_trade(
              responses=responses(TradeNotFound, NoQuoteToFill, QuoteStale, QuoteInvalid, PriceNotAllowed,
                                  BacktestFillRequired, TimeInFuture, ClosedBeforeFilled, InvalidCloseQuantity,
                                  QuantityPrecision, CloseQuantityExceedsOpen, TooManyExits, IdempotencyKeyReused,
-                                 CloseTargetRequired, ExecutionIdRequired, NoOpenLivePosition, TradeBusy))
+                                 CloseTargetRequired, ExecutionIdRequired, NoOpenLivePosition, TradeBusy,
+                                 CloseSourceMismatch))
 async def close_shadow_trade(body: CloseShadowTradeRequest, user: CurrentUser, trades: TradesDep) -> dict[str, Any]:
     """A long exits at the bid, a short at the ask (else the quote's price); a backtest
     trade exits at the given ``price`` and ``closed_at``. The exit pays the slippage and
@@ -127,7 +129,7 @@ async def close_shadow_trade(body: CloseShadowTradeRequest, user: CurrentUser, t
     closed = await trades.close(user.uid, body.shadow_id, exit_reason=body.exit_reason, price=body.price,
                                 closed_at=body.closed_at, commission=body.commission, quantity=body.quantity,
                                 idempotency_key=body.idempotency_key or body.execution_id,
-                                execution_id=body.execution_id, signal_id=body.signal_id)
+                                execution_id=body.execution_id, signal_id=body.signal_id, source=body.source)
     return trade_view(closed)
 
 

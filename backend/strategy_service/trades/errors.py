@@ -202,3 +202,11 @@ class SignalMismatch(InvalidRequest):
 
     code = "signal_mismatch"
     description = "The signal's earlier fills are of another side or symbol."
+
+
+class CloseSourceMismatch(InvalidRequest):
+    """A close with ``source: live`` of a trade that is not a live trade."""
+
+    code = "close_source_mismatch"
+    description = "A live close closes live trades only; this trade is a paper or backtest trade."
+

@@ -33,6 +33,7 @@ from ..quotes.service import checked_quote, entry_price_from, exit_price_from
 from ..users.service import settings_of
 from .errors import (
     BacktestFillRequired,
+    CloseSourceMismatch,
     CloseQuantityExceedsOpen,
     InvalidCloseQuantity,
     InvalidCursor,
@@ -454,7 +455,7 @@ class TradeService:
                     closed_at: datetime | None = None, commission: Decimal | None = None,
                     quantity: Decimal | None = None, idempotency_key: str | None = None,
                     trigger_price: Decimal | None = None, execution_id: str | None = None,
-                    signal_id: str | None = None) -> Trade:
+                    signal_id: str | None = None, source: str | None = None) -> Trade:
         """Close an OPEN trade, or ``quantity`` units of it, and realize that P&L.
 
         A partial close (``quantity`` below the open quantity) realizes that part on its
@@ -483,6 +484,7 @@ class TradeService:
             signal_id: the exit signal this close executes (recorded on its exit fill).
             execution_id: a live close's broker execution id (recorded so that a re-sent
                 close finds the trade it closed: :meth:`close_live`).
+            source: ``"live"`` for a live close by ``shadow_id``: the trade must be a live one.
             trigger_price: an exit the service triggers: the exit-side quote price (USD per
                 unit) that reached the trade's stop, target or trailing stop. Each attempt
                 re-evaluates the rule (``core/exits.evaluate``) on the trade as just read, so
@@ -496,8 +498,8 @@ class TradeService:
             was closed already).
 
         Raises:
-            InvalidCloseQuantity, QuantityPrecision, CloseQuantityExceedsOpen, TooManyExits
-            (nothing written); TradeNotFound; NoQuoteToFill, QuoteStale, QuoteInvalid, PriceNotAllowed,
+            InvalidCloseQuantity, QuantityPrecision, CloseQuantityExceedsOpen, TooManyExits,
+            CloseSourceMismatch (nothing written); TradeNotFound; NoQuoteToFill, QuoteStale, QuoteInvalid, PriceNotAllowed,
             BacktestFillRequired, TimeInFuture, ClosedBeforeFilled (the trade stays OPEN);
             TradeBusy when other writers kept changing the trade through every attempt;
             StorageRejected when Firestore refused the batch for good (never retried).
@@ -505,6 +507,9 @@ class TradeService:
         check_close_quantity(quantity)
         for _ in range(CLOSE_ATTEMPTS):
             trade = await self.get(uid, shadow_id)
+            if source is not None and trade.source != source:
+                raise CloseSourceMismatch(f"Trade {shadow_id} is a {trade.source} trade; a {source} close closes "
+                                          f"{source} trades only.")
             done = [e for e in trade.exits if idempotency_key and e.idempotency_key == idempotency_key]
             if done and quantity is not None and done[0].quantity != quantize_quantity(quantity):
                 raise IdempotencyKeyReused("This idempotency key already closed another quantity of this trade.")
