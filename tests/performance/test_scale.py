@@ -362,3 +362,19 @@ class TestStorageRefusals:
         assert got["status"] == "OPEN"
         r = await client.post("/trades/close-shadow", json={"shadow_id": trade["id"]}, headers=auth())
         assert r.status_code == 200 and r.json()["status"] == "CLOSED"  # once storage accepts again
+
+
+class TestOpenNotionalReconciled:
+    async def test_a_rebuild_backfills_the_open_notional_of_positions_opened_before_it_was_kept(
+            self, client, auth, db, services):
+        bt = {"symbol": "AAPL", "side": "BUY", "quantity": "10", "strategy_id": "s1", "source": "backtest",
+              "price": "100", "filled_at": (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()}
+        for _ in range(3):
+            assert (await client.post("/trades/execute", json=bt, headers=auth())).status_code == 201
+        async for s in db.collection(USERS, "alice", "openNotional").stream():  # as before it was kept
+            await s.reference.delete()
+        assert any("open notional" in p for p in await services.maintenance.verify("alice"))
+        result = await services.maintenance.rebuild("alice")
+        assert result["open_notional_cents"] == 300_000  # 3 x 1,000.00 USD
+        assert await services.maintenance.verify("alice") == []
+        assert (await services.maintenance.rebuild("alice"))["open_notional_cents"] == 0

@@ -18,7 +18,8 @@ switches in one write of the user's settings:
    ``last_update_time`` precondition (so exactly once); count the signals not yet marked
    (created meanwhile by fills that read the settings before step 1);
 5. switch: ``aggregates = {g + 1, zone}`` and the marker removed, in one write; catch up
-   once more after the grace period; delete ``g``.
+   once more after the grace period; delete ``g``; reconcile the stored open notional
+   with the OPEN trades.
 
 Reads use the live generation throughout, exact in its own time zone; the dashboard says
 that a rebuild runs.
@@ -188,7 +189,8 @@ class Maintenance:
             ``{"generation", "realizations" (closes and partial closes), "trades" (the trades
             they belong to), "caught_up" (realizations added by the catch-up),
             "documents_written", "documents_deleted", "signals" (counted into the new
-            generation's shortfall counters)}``.
+            generation's shortfall counters), "open_notional_cents" (the correction of the
+            stored open notional, :meth:`TradeRepository.reconcile_open_notional`)}``.
         """
         lock = self._locks.setdefault(uid, asyncio.Lock())
         async with lock:
@@ -233,9 +235,11 @@ class Maintenance:
             await asyncio.sleep(self.grace_seconds)
             caught += await self._catch_up(uid, new, zone, since, seen)
             deleted = await self.aggregates.delete_generation(uid, old.number)
+            open_notional = await self.trades.reconcile_open_notional(uid)
             return {"generation": new, "realizations": len(seen),
                     "trades": len({rid.split("~")[0] for rid in seen}), "caught_up": caught,
-                    "documents_written": written, "documents_deleted": deleted, "signals": signals}
+                    "documents_written": written, "documents_deleted": deleted, "signals": signals,
+                    "open_notional_cents": open_notional}
 
     async def _catch_up(self, uid: str, new: int, zone: Any, since: Any, seen: set[str]) -> int:
         """Add to generation ``new`` every realization (a close or a partial close) recorded

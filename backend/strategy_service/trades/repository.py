@@ -469,6 +469,30 @@ class TradeRepository(Repository):
             retry=self.retry, timeout=self.timeout)
         return (snap.to_dict() or {}) if snap.exists else None
 
+    async def reconcile_open_notional(self, uid: str) -> int:
+        """Make the stored open notional equal the OPEN paper and backtest trades' (a user
+        whose positions were opened before it was kept, or a repair): both read in one
+        snapshot, the difference added to shard ``00`` by an increment, so executes and
+        closes committed after the snapshot (in neither side of it) keep their own
+        increments. Returns the difference applied, cents."""
+
+        async def read(tx: Any) -> tuple[int, int]:
+            query = self.client.collection(USERS, uid, SHADOW_TRADES).where(
+                filter=firestore.FieldFilter("status", "==", OPEN))
+            trades = [_trade(s) async for s in await tx.get(query, retry=self.retry, timeout=self.timeout)]
+            expected = sum(cents_of(t.unallocated("notional")) for t in trades if t.source != LIVE)
+            stored = 0
+            async for snap in self.client.get_all([self._open_ref(uid, k) for k in range(OPEN_NOTIONAL_SHARDS)],
+                                                  transaction=tx, retry=self.retry, timeout=self.timeout):
+                stored += int((snap.to_dict() or {}).get("cents", 0)) if snap.exists else 0
+            return expected, stored
+
+        expected, stored = await self.storage.read_snapshot(read)
+        if expected != stored:
+            await self._open_ref(uid, 0).set({"cents": firestore.Increment(expected - stored)}, merge=True,
+                                             retry=self.retry, timeout=self.timeout)
+        return expected - stored
+
     async def open_trades(self, uid: str) -> list[Trade]:
         """The user's OPEN trades (one query; as many reads as open positions)."""
         query = self.client.collection(USERS, uid, SHADOW_TRADES).where(
