@@ -8,10 +8,11 @@ sent one at a time in file order, so a close must come after the opens it closes
 
 The broker's ``execution_id`` is the idempotency key of every call: importing the same
 file again records nothing new, each row answering with its first result. A row the
-client cannot read (a bad number, a time without an offset, an unknown side or action)
-or the service refuses (a 4xx) is reported with its line number, its execution id, a
-code and a message; the other rows go on. A CSV without a required column is refused as
-a whole before any call (:class:`MissingColumns`).
+client cannot read (a bad number, a time without an offset, an unknown side or action),
+a row that repeats the execution id of an earlier row of the file, or a row the service
+refuses (a 4xx) is reported with its line number, its execution id, a code and a
+message; the other rows go on. A CSV without a required column is refused as a whole
+before any call (:class:`MissingColumns`).
 
 Money and quantities are exact ``Decimal`` values parsed from the CSV's text
 (``core.money.to_decimal``), sent as decimal strings; never floats.
@@ -43,6 +44,7 @@ OPEN, CLOSE = "open", "close"
 INVALID_ROW = "invalid_row"          # a required cell is empty, or a bad side or action
 INVALID_NUMBER = "invalid_number"    # quantity, price or commission is not a decimal number, or out of range
 INVALID_TIME = "invalid_time"        # filled_at is not ISO 8601 with a UTC offset
+DUPLICATE_EXECUTION_ID = "duplicate_execution_id"  # an earlier row of the file has the same execution_id
 
 
 class MissingColumns(ValueError):
@@ -90,9 +92,10 @@ class RefusedRow:
         line: the row's line number in the file (the header is line 1).
         execution_id: the row's execution id ("" when the cell is empty).
         code: the client's code (:data:`INVALID_ROW`, :data:`INVALID_NUMBER`,
-            :data:`INVALID_TIME`) or the service's error code (``time_in_future``,
-            ``no_open_live_position``, ``close_quantity_exceeds_open``,
-            ``idempotency_key_reused``, ``validation_error``...).
+            :data:`INVALID_TIME`, :data:`DUPLICATE_EXECUTION_ID`) or the service's error
+            code (``time_in_future``, ``no_open_live_position``,
+            ``close_quantity_exceeds_open``, ``idempotency_key_reused``,
+            ``validation_error``...).
         message: why, for a person.
         status: the HTTP status of the service's refusal, or None for a client refusal.
     """
@@ -159,8 +162,11 @@ def read_fills(path: Path) -> tuple[list[Fill], list[RefusedRow]]:
 
     Returns:
         ``(fills, refused)``: the readable rows as :class:`Fill` in file order, and the
-        unreadable ones as :class:`RefusedRow` (client codes), each with its line number.
-        Blank lines are skipped.
+        others as :class:`RefusedRow` (client codes), each with its line number. Blank
+        lines are skipped. The first row with an execution id is the one imported: a later
+        row with the same id is refused as :data:`DUPLICATE_EXECUTION_ID` ("line N repeats
+        execution id X of line M", naming the columns that differ, if any), whether or not
+        the first row was readable, and is never sent.
 
     Raises:
         MissingColumns: a required column is missing from the header (nothing is read).
@@ -175,15 +181,50 @@ def read_fills(path: Path) -> tuple[list[Fill], list[RefusedRow]]:
         col = {name: header.index(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header}
         fills: list[Fill] = []
         refused: list[RefusedRow] = []
+        first: dict[str, tuple[int, dict[str, str]]] = {}  # execution id -> its first line and cells
         for line, row in enumerate(reader, start=2):
             if not any(cell.strip() for cell in row):
                 continue
             cells = {name: (row[i].strip() if i < len(row) else "") for name, i in col.items()}
+            execution_id = cells.get("execution_id", "")
+            if execution_id in first:
+                refused.append(duplicate_of(line, cells, *first[execution_id]))
+                continue
+            if execution_id:
+                first[execution_id] = (line, cells)
             try:
                 fills.append(fill_of_row(line, cells))
             except RowError as exc:
-                refused.append(RefusedRow(line, cells.get("execution_id", ""), exc.code, str(exc)))
+                refused.append(RefusedRow(line, execution_id, exc.code, str(exc)))
     return fills, refused
+
+
+def duplicate_of(line: int, cells: dict[str, str], first_line: int,
+                 first_cells: dict[str, str]) -> RefusedRow:
+    """The refusal of a row that repeats the execution id of an earlier row of the file.
+
+    An execution id is one execution at the broker: the file's first row with it is the
+    one imported, and a repeat is never sent (equal, it would answer the first row's
+    trade; different, the service would refuse it as ``idempotency_key_reused``).
+
+    Args:
+        line: the repeat's line number.
+        cells: the repeat's cells (column name -> stripped text).
+        first_line: the line of the first row with that execution id.
+        first_cells: that row's cells.
+
+    Returns:
+        A :class:`RefusedRow` with code :data:`DUPLICATE_EXECUTION_ID` and the message
+        ``line N repeats execution id X of line M (same values|other <columns>); only the
+        first is imported``.
+    """
+    differ = [name for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+              if cells.get(name, "") != first_cells.get(name, "")]
+    how = f"other {', '.join(differ)}" if differ else "same values"
+    execution_id = cells["execution_id"]
+    return RefusedRow(line, execution_id, DUPLICATE_EXECUTION_ID,
+                      f"line {line} repeats execution id {execution_id} of line {first_line} ({how}); "
+                      f"only the first is imported")
 
 
 class RowError(ValueError):

@@ -1,13 +1,16 @@
 """Live fills through the real service on the emulator (issue 14): the broker-fills import
-and the replay's live twins. These need the server side of issue 14 (``source: "live"``
-on execute and close-shadow, ``GET /trades/shortfall``); until it lands they fail with
-422 ``validation_error`` on ``source``."""
+(its refusals, duplicates in a file) and the replay's live twins. These need the server side of issue 14 (``source: "live"`` on execute and
+close-shadow, ``GET /trades/shortfall``)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+
+import httpx
 
 from strategy_client.importer import import_fills, read_fills
 from strategy_client.replay import LivePerturbation, MovingAverageCrossover, read_ohlcv, replay
@@ -34,6 +37,38 @@ async def run_import(client, headers, path: Path):
     result = await import_fills(client, fills, user_headers=headers, started=datetime.now(timezone.utc))
     result.refused[:0] = refused
     return result
+
+
+HEADER = "execution_id,filled_at,symbol,side,quantity,price,commission,strategy_id,signal_id,action\n"
+
+#: A scripted fault: given the request and the real app's call, answer or raise.
+Fault = Callable[[httpx.Request, Callable[[httpx.Request], Awaitable[httpx.Response]]], Awaitable[httpx.Response]]
+
+
+class Scripted(httpx.AsyncBaseTransport):
+    """The real app (over ASGI) behind scripted faults: each POST's execution id is logged
+    in ``sent``; while that execution id has faults left, the next one plays, else the
+    request goes through to the app."""
+
+    def __init__(self, app, faults: dict[str, list[Fault]] | None = None) -> None:
+        self.app = httpx.ASGITransport(app=app)
+        self.faults = faults or {}
+        self.sent: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST":  # the tests' own reads
+            return await self.app.handle_async_request(request)
+        execution_id = json.loads(request.content)["execution_id"]
+        self.sent.append(execution_id)
+        if self.faults.get(execution_id):
+            return await self.faults[execution_id].pop(0)(request, self.app.handle_async_request)
+        return await self.app.handle_async_request(request)
+
+
+def write(tmp_path: Path, rows: list[str]) -> Path:
+    path = tmp_path / "fills.csv"
+    path.write_text(HEADER + "\n".join(rows) + "\n")
+    return path
 
 
 class TestImportFills:
@@ -66,14 +101,66 @@ class TestImportFills:
             "x2,2099-01-01T00:00:00+00:00,AAPL,BUY,1,186.21,,s,,open\n"            # in the future
             "x3,2024-05-13T09:30:00-04:00,AAPL,BUY,10,186.21,1.00,s,,open\n"
             "x4,2024-05-14T09:30:00-04:00,AAPL,SELL,11,190.00,1.00,s,,close\n"     # more than open
-            "x3,2024-05-13T09:30:00-04:00,AAPL,BUY,10,186.25,1.00,s,,open\n"       # x3 reused
+            "x3,2024-05-13T09:30:00-04:00,AAPL,BUY,10,186.25,1.00,s,,open\n"       # x3 again in the file
             "x5,2024-05-14T09:31:00-04:00,AAPL,SELL,1o,190.00,1.00,s,,close\n")    # bad number
         result = await run_import(client, auth("importer"), path)
         assert {r.line: (r.execution_id, r.code) for r in result.refused} == {
             2: ("x1", "no_open_live_position"), 3: ("x2", "time_in_future"),
-            5: ("x4", "close_quantity_exceeds_open"), 6: ("x3", "idempotency_key_reused"),
+            5: ("x4", "close_quantity_exceeds_open"), 6: ("x3", "duplicate_execution_id"),
             7: ("x5", "invalid_number")}
         assert [r.execution_id for r in result.recorded] == ["x3"]
+
+
+def live_trades(trades: list[dict]) -> list[dict]:
+    return sorted((t for t in trades if t.get("source") == "live"), key=lambda t: t["created_at"])
+
+
+class TestDuplicatesInAFile:
+    ROWS = [
+        "d1,2024-05-13T09:30:00-04:00,AAPL,BUY,10,186.21,1.00,s,,open",
+        "d1,2024-05-13T09:30:00-04:00,AAPL,BUY,10,186.21,1.00,s,,open",       # d1 again, the same row
+        "d2,2024-05-13T09:31:00-04:00,MSFT,SELL,5,414.10,1.00,s,,open",
+        "d2,2024-05-13T09:31:00-04:00,MSFT,SELL,5,414.20,0.50,s,,open",       # d2 again, other price and commission
+        "d3,2024-05-14T10:00:00-04:00,AAPL,SELL,4,190.00,1.00,s,,close",
+        "d3,2024-05-14T10:00:00-04:00,AAPL,SELL,6,190.00,1.00,s,,close",      # d3 again, another part: no second close
+    ]
+
+    async def test_a_repeat_is_refused_and_never_sent_and_a_reimport_reports_the_same(self, app, auth, tmp_path):
+        headers, path = auth("importer"), write(tmp_path, self.ROWS)
+        transport = Scripted(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service.test", timeout=60) as client:
+            first = await run_import(client, headers, path)
+            assert transport.sent == ["d1", "d2", "d3"]  # each execution once: the repeats are not sent
+            assert [(r.line, r.execution_id, r.already) for r in first.recorded] == [
+                (2, "d1", False), (4, "d2", False), (6, "d3", False)]
+            assert [(r.line, r.execution_id, r.code, r.message, r.status) for r in first.refused] == [
+                (3, "d1", "duplicate_execution_id",
+                 "line 3 repeats execution id d1 of line 2 (same values); only the first is imported", None),
+                (5, "d2", "duplicate_execution_id",
+                 "line 5 repeats execution id d2 of line 4 (other price, commission); only the first is imported",
+                 None),
+                (7, "d3", "duplicate_execution_id",
+                 "line 7 repeats execution id d3 of line 6 (other quantity); only the first is imported", None)]
+            assert first.summary() == "6 rows: 3 recorded (3 new, 0 already recorded), 3 refused"
+            trades = await all_trades(client, headers)
+            aapl, msft = live_trades(trades)
+            assert (Decimal(aapl["open_quantity"]), len(aapl["exits"])) == (6, 1)  # one close of 4, not of 10
+            assert (Decimal(msft["entry_price"]), Decimal(msft["entry_commission"])) == (Decimal("414.10"), 1)
+
+            second = await run_import(client, headers, path)
+            assert transport.sent == ["d1", "d2", "d3"] * 2
+            assert [(r.line, r.already) for r in second.recorded] == [(2, True), (4, True), (6, True)]
+            assert second.refused == first.refused
+            assert second.summary() == "6 rows: 3 recorded (0 new, 3 already recorded), 3 refused"
+            assert await all_trades(client, headers) == trades
+
+            # across files the service is the judge: d2 with another price is its idempotency_key_reused
+            other = tmp_path / "other.csv"
+            other.write_text(HEADER + self.ROWS[3] + "\n")
+            third = await run_import(client, headers, other)
+            assert [(r.line, r.execution_id, r.code, r.status) for r in third.refused] == [
+                (2, "d2", "idempotency_key_reused", 422)]
+            assert await all_trades(client, headers) == trades
 
 
 class TestReplayLiveTwins:

@@ -108,7 +108,7 @@ async def test_bad_rows_are_refused_with_their_reason_and_the_others_go_on(tmp_p
         "e7,2024-05-13T09:35:00-04:00,MSFT,SELL,5,414.10,1.00,s,,close",       # no open MSFT position
         "e8,2024-05-14T09:35:00-04:00,AAPL,SELL,11,190.00,1.00,s,,close",      # more than the 10 open
         "e9,2099-01-01T00:00:00+00:00,AAPL,BUY,1,186.21,,s,,open",             # in the future
-        "e1,2024-05-13T09:30:00-04:00,AAPL,BUY,10,186.25,1.00,s,,open",        # e1 again, another price
+        "e1,2024-05-13T09:30:00-04:00,AAPL,BUY,10,186.25,1.00,s,,open",        # e1 again, another price: not sent
         "e10,2024-05-14T09:36:00-04:00,AAPL,SELL,10,190.00,1.00,s,,close",
         ",2024-05-14T09:36:00-04:00,AAPL,SELL,10,190.00,1.00,s,,close",        # no execution_id
     ]) + "\n")
@@ -118,12 +118,14 @@ async def test_bad_rows_are_refused_with_their_reason_and_the_others_go_on(tmp_p
         3: ("e2", "invalid_number", None), 4: ("e3", "invalid_number", None), 5: ("e4", "invalid_time", None),
         6: ("e5", "invalid_time", None), 7: ("e6", "invalid_row", None), 8: ("e7", "no_open_live_position", 409),
         9: ("e8", "close_quantity_exceeds_open", 422), 10: ("e9", "time_in_future", 422),
-        11: ("e1", "idempotency_key_reused", 422), 13: ("", "invalid_row", None),
+        11: ("e1", "duplicate_execution_id", None), 13: ("", "invalid_row", None),
     }
     messages = {r.line: r.message for r in result.refused}
     assert "price is not a decimal number: '18x6.21'" in messages[3]
     assert "UTC offset" in messages[5] and "side must be BUY or SELL" in messages[7]
     assert "execution_id" in messages[13]
+    assert messages[11] == "line 11 repeats execution id e1 of line 2 (other price); only the first is imported"
+    assert sum(b.get("execution_id") == "e1" for _, _, b in fake.calls) == 1
     assert [(r.line, r.execution_id, r.already) for r in result.recorded] == [(2, "e1", False), (12, "e10", False)]
     assert [t["status"] for t in fake.live.values()] == ["CLOSED"]
     assert result.summary() == "12 rows: 2 recorded (2 new, 0 already recorded), 10 refused"
@@ -147,3 +149,4 @@ def test_the_cli_prints_refused_rows_and_exits_1(tmp_path, monkeypatch):
     assert "invalid_number" in outcome.output and "quantity is not a decimal number" in outcome.output
     assert "2 rows: 1 recorded (1 new, 0 already recorded), 1 refused" in outcome.output
     assert RefusedRow(3, "e2", "invalid_number", "quantity is not a decimal number: 'ten'") in read_fills(path)[1]
+
