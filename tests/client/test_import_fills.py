@@ -1,5 +1,6 @@
 """Live fills through the real service on the emulator (issue 14): the broker-fills import
-(its refusals, duplicates in a file) and the replay's live twins. These need the server side of issue 14 (``source: "live"`` on execute and
+(its refusals, duplicates in a file, retries of transient failures) and the replay's live
+twins. These need the server side of issue 14 (``source: "live"`` on execute and
 close-shadow, ``GET /trades/shortfall``)."""
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import pytest
 
-from strategy_client.importer import import_fills, read_fills
+from strategy_client.importer import ImportAborted, RetryPolicy, import_fills, read_fills
 from strategy_client.replay import LivePerturbation, MovingAverageCrossover, read_ohlcv, replay
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -32,9 +34,10 @@ async def all_trades(client, headers) -> list[dict]:
             return items
 
 
-async def run_import(client, headers, path: Path):
+async def run_import(client, headers, path: Path, retry: RetryPolicy = RetryPolicy()):
     fills, refused = read_fills(path)
-    result = await import_fills(client, fills, user_headers=headers, started=datetime.now(timezone.utc))
+    result = await import_fills(client, fills, user_headers=headers, started=datetime.now(timezone.utc),
+                                retry=retry)
     result.refused[:0] = refused
     return result
 
@@ -43,6 +46,27 @@ HEADER = "execution_id,filled_at,symbol,side,quantity,price,commission,strategy_
 
 #: A scripted fault: given the request and the real app's call, answer or raise.
 Fault = Callable[[httpx.Request, Callable[[httpx.Request], Awaitable[httpx.Response]]], Awaitable[httpx.Response]]
+
+
+def unavailable(status: int, code: str = "", retry_after: str | None = None) -> Fault:
+    """An answer in the service's error shape, without reaching the app."""
+    async def play(request, app_call):
+        headers = {"Retry-After": retry_after} if retry_after is not None else {}
+        body = {"error": {"code": code, "message": f"{code} (scripted)"}} if code else {}
+        return httpx.Response(status, headers=headers, json=body)
+    return play
+
+
+async def refused_connection(request, app_call):
+    raise httpx.ConnectError("connection refused (scripted)", request=request)
+
+
+async def timeout_after_commit(request, app_call):
+    """The app records the row, then the answer is lost: the client sees a timeout."""
+    response = await app_call(request)
+    await response.aread()
+    assert response.status_code == 201, response.text
+    raise httpx.ReadTimeout("timed out (scripted, after the app answered)", request=request)
 
 
 class Scripted(httpx.AsyncBaseTransport):
@@ -63,6 +87,13 @@ class Scripted(httpx.AsyncBaseTransport):
         if self.faults.get(execution_id):
             return await self.faults[execution_id].pop(0)(request, self.app.handle_async_request)
         return await self.app.handle_async_request(request)
+
+
+class Sleeps(list):
+    """A RetryPolicy ``sleep`` that records the waits instead of waiting."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
 
 
 def write(tmp_path: Path, rows: list[str]) -> Path:
@@ -161,6 +192,59 @@ class TestDuplicatesInAFile:
             assert [(r.line, r.execution_id, r.code, r.status) for r in third.refused] == [
                 (2, "d2", "idempotency_key_reused", 422)]
             assert await all_trades(client, headers) == trades
+
+
+class TestRetries:
+    async def test_transient_failures_are_retried_and_each_row_is_recorded_once(self, app, auth, tmp_path):
+        headers = auth("importer")
+        path = write(tmp_path, ["r1,2024-05-13T09:30:00-04:00,AAPL,BUY,10,186.21,1.00,s,,open",
+                                "r2,2024-05-14T10:00:00-04:00,AAPL,SELL,4,190.00,1.00,s,,close"])
+        transport = Scripted(app, {
+            # the open: storage down (Retry-After 2), no connection, then recorded but the answer lost
+            "r1": [unavailable(503, "storage_unavailable", "2"), refused_connection, timeout_after_commit],
+            # the close: the position busy (Retry-After 1), then a rate limit without Retry-After
+            "r2": [unavailable(409, "trade_busy", "1"), unavailable(429)],
+        })
+        sleeps = Sleeps()
+        async with httpx.AsyncClient(transport=transport, base_url="http://service.test", timeout=60) as client:
+            result = await run_import(client, headers, path, RetryPolicy(sleep=sleeps))
+            assert transport.sent == ["r1"] * 4 + ["r2"] * 3
+            assert result.refused == [] and [(r.line, r.already) for r in result.recorded] == [(2, False), (3, False)]
+            # Retry-After honoured; without it, backoff 0.5 s doubled per attempt plus up to 0.5 s jitter
+            assert sleeps[0] == 2 and 1 <= sleeps[1] <= 1.5 and 2 <= sleeps[2] <= 2.5
+            assert sleeps[3] == 1 and 1 <= sleeps[4] <= 1.5 and len(sleeps) == 5
+            [trade] = live_trades(await all_trades(client, headers))  # the open recorded once, closed once
+            assert (Decimal(trade["quantity"]), Decimal(trade["open_quantity"]), len(trade["exits"])) == (10, 6, 1)
+            assert [r.trade_id for r in result.recorded] == [trade["id"]] * 2
+
+    async def test_a_refusal_is_never_retried(self, app, auth, tmp_path):
+        path = write(tmp_path, ["n1,2024-05-13T09:35:00-04:00,MSFT,SELL,5,414.10,1.00,s,,close",  # 409, nothing open
+                                "n2,2099-01-01T00:00:00+00:00,AAPL,BUY,1,186.21,,s,,open"])     # 422, in the future
+        transport, sleeps = Scripted(app), Sleeps()
+        async with httpx.AsyncClient(transport=transport, base_url="http://service.test", timeout=60) as client:
+            result = await run_import(client, auth("importer"), path, RetryPolicy(sleep=sleeps))
+        assert [(r.execution_id, r.code, r.status) for r in result.refused] == [
+            ("n1", "no_open_live_position", 409), ("n2", "time_in_future", 422)]
+        assert (transport.sent, sleeps) == (["n1", "n2"], [])
+
+    async def test_a_row_that_outlasts_its_attempts_stops_the_import_and_a_rerun_completes(self, app, auth, tmp_path):
+        headers = auth("importer")
+        path = write(tmp_path, [f"s{i},2024-05-13T09:3{i}:00-04:00,AAPL,BUY,1,186.21,,s,,open" for i in (1, 2, 3)])
+        transport = Scripted(app, {"s2": [unavailable(503, "storage_unavailable", "1")] * 3})
+        async with httpx.AsyncClient(transport=transport, base_url="http://service.test", timeout=60) as client:
+            with pytest.raises(ImportAborted, match=r"line 3 \(s2\): 503 storage_unavailable") as info:
+                await run_import(client, headers, path, RetryPolicy(attempts=3, sleep=Sleeps()))
+            stopped = info.value.result
+            assert transport.sent == ["s1", "s2", "s2", "s2"]  # s3 never sent
+            assert [r.execution_id for r in stopped.recorded] == ["s1"] and stopped.unsent == 1
+            assert [(r.line, r.code, r.status) for r in stopped.refused] == [(3, "storage_unavailable", 503)]
+            assert "after 3 attempt(s)" in stopped.refused[0].message
+            assert stopped.summary() == "2 rows: 1 recorded (1 new, 0 already recorded), 1 refused, 1 not sent"
+            assert len(live_trades(await all_trades(client, headers))) == 1
+
+            rerun = await run_import(client, headers, path, RetryPolicy(sleep=Sleeps()))
+            assert [(r.execution_id, r.already) for r in rerun.recorded] == [("s1", True), ("s2", False), ("s3", False)]
+            assert len(live_trades(await all_trades(client, headers))) == 3
 
 
 class TestReplayLiveTwins:
