@@ -18,7 +18,9 @@ from backend.strategy_service.auth.emulator import make_emulator_token
 from backend.strategy_service.config import get_settings
 from backend.strategy_service.core.money import optional_decimal
 
-from .importer import ImportAborted, MissingColumns, RefusedRow, import_fills, read_fills
+from .importer import (
+    ImportAborted, ImportResult, MissingColumns, RefusedRow, RetryPolicy, import_fills, read_fills,
+)
 from .replay import Costs, LivePerturbation, ServiceCallFailed, load_strategy, read_ohlcv, replay
 from .report import costs_table, summary_table, write_report
 
@@ -201,14 +203,18 @@ def import_fills_command(
     url: Annotated[str, typer.Option(envvar="STRATEGY_SERVICE_URL", help="The running service.")] = "http://127.0.0.1:8000",
     uid: Annotated[str | None, typer.Option(help="Trading user of the emulator token (without --token).")] = None,
     token: Annotated[str | None, typer.Option(envvar="STRATEGY_SERVICE_TOKEN", help="The user's ID token.")] = None,
+    attempts: Annotated[int, typer.Option(min=1, max=20, help="Attempts per row on a transient failure "
+                                          "(429, 502-504, trade_busy, network), with backoff.")] = 5,
 ) -> None:
     """Record the broker executions of a CSV as live fills through the running service
     (open: POST /trades/execute, close: POST /trades/close-shadow, both source live), in
     file order, with the broker's execution_id as the idempotency key: importing the same
-    file again changes nothing. Prints every refused row (line, execution_id, code,
-    message) and a summary; exits 1 when any row was refused, 2 when the file lacks a
-    required column (nothing is sent). Without --token, an emulator token for --uid is made
-    (emulator mode only)."""
+    file again changes nothing. A row repeating an earlier row's execution_id is refused
+    (duplicate_execution_id) and not sent. Transient failures are retried (--attempts, with
+    backoff and Retry-After); a row still failing stops the import. Prints every refused
+    row (line, execution_id, code, message) and a summary; exits 1 when any row was
+    refused or the import stopped, 2 when the file lacks a required column (nothing is
+    sent). Without --token, an emulator token for --uid is made (emulator mode only)."""
     console = Console()
     try:
         fills, refused = read_fills(csv_file)
@@ -228,16 +234,20 @@ def import_fills_command(
                 task = progress.add_task("importing", total=len(fills))
                 return await import_fills(
                     client, fills, user_headers={"Authorization": f"Bearer {bearer}"}, started=started,
-                    on_row=lambda fill: progress.update(task, advance=1, description=f"line {fill.line}"))
+                    on_row=lambda fill: progress.update(task, advance=1, description=f"line {fill.line}"),
+                    retry=RetryPolicy(attempts=attempts))
 
+    stopped: ImportAborted | None = None
     try:
         result = asyncio.run(run())
     except ImportAborted as exc:
-        typer.echo(f"import-fills: stopped: {exc} (rows before it are recorded; re-running is safe)", err=True)
-        raise typer.Exit(1) from exc
+        stopped, result = exc, exc.result or ImportResult(unsent=len(fills))
     result.refused[:0] = refused
     if result.refused:
         console.print(refused_table(result.refused))
     typer.echo(f"import-fills: {csv_file}: {result.summary()}")
-    if result.refused:
+    if stopped:
+        typer.echo(f"import-fills: stopped at {stopped} (rows before it are recorded, rows after it were not "
+                   "sent; re-running is safe)", err=True)
+    if result.refused or stopped:
         raise typer.Exit(1)
