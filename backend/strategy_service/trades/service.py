@@ -284,8 +284,11 @@ class TradeService:
         order, whatever the mode. With an idempotency key, a retry returns the original
         trade instead of filling twice. Shadow mode comes from
         ``systemStatus/config.is_shadow_mode``, fail-safe: missing or not a bool means
-        shadow. Two storage round trips: the quote, the flag and a retried trade together;
-        then the create. The answer is built from what was written.
+        shadow. Two storage round trips: the quote, the flag, a retried trade and the
+        signal together; then the create. The answer is built from what was written. A fill
+        with a ``signal_id`` writes its signal under a precondition (with the change of the
+        shortfall counters); when another fill of that signal wrote it in between, nothing
+        was written and the execute reads again, up to :data:`EXECUTE_ATTEMPTS` times.
 
         Returns:
             The stored trade (or paper order).
@@ -298,7 +301,7 @@ class TradeService:
             NoQuoteToFill, QuoteStale,
             QuoteInvalid, IdempotencyKeyReused, PriceNotAllowed, BacktestFillRequired,
             TimeInFuture; nothing is written in those cases. TradeBusy: a concurrent
-            retry is still creating the trade.
+            retry is still creating the trade, or other fills of its signal kept writing it.
         """
         if cmd.quantity is None and cmd.notional is None:
             raise QuantityOrNotionalRequired("Give a quantity or a notional (USD) for the trade.")
