@@ -2,7 +2,8 @@
 
 Each row is one broker execution. ``action`` says what it does to the strategy's live
 position: ``open`` records a fill with ``POST /trades/execute`` (``source: "live"``),
-``close`` closes (part of) the strategy's oldest open live trade in that symbol with
+``close`` closes its quantity of the strategy's open live trades in that symbol, first in,
+first out (across several positions when it is larger than the oldest), with
 ``POST /trades/close-shadow`` (``source: "live"``, ``strategy_id`` + ``symbol``). Rows are
 sent one at a time in file order, so a close must come after the opens it closes.
 

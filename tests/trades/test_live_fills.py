@@ -92,7 +92,6 @@ class TestLiveClose:
         assert await services.maintenance.verify("alice") == []
 
 
-class TestMarkToMarket:
     async def test_a_live_close_of_a_backtest_trade_by_its_id_is_refused(self, client, auth):
         bt = {"symbol": "NOQT", "side": "BUY", "quantity": "10", "strategy_id": "s1", "source": "backtest",
               "price": "100", "filled_at": T0.isoformat()}
@@ -104,6 +103,34 @@ class TestMarkToMarket:
         got = (await client.get(f"/trades/shadow/{trade['id']}", headers=auth())).json()
         assert got["status"] == "OPEN"
 
+    async def test_one_execution_closes_several_positions_first_in_first_out(self, client, auth, db, services):
+        first = (await client.post("/trades/execute", json=live(), headers=auth())).json()  # 10 @ 100.05
+        second = (await client.post("/trades/execute", json=live(execution_id="E-2", price="101.05", filled_at=(
+            T0 + timedelta(minutes=5)).isoformat()), headers=auth())).json()  # 10 @ 101.05
+        body = {"source": "live", "strategy_id": "s1", "symbol": "NOQT", "price": "102.00", "commission": "1.50",
+                "quantity": "15", "closed_at": (T0 + timedelta(hours=1)).isoformat(), "execution_id": "X-fifo"}
+        r = await client.post("/trades/close-shadow", json=body, headers=auth())
+        assert r.status_code == 200, r.text
+        assert (r.json()["id"], r.json()["open_quantity"]) == (second["id"], "5.000000")  # the last one it closed
+        oldest = (await client.get(f"/trades/shadow/{first['id']}", headers=auth())).json()
+        # 10 of 15 units: 1.00 of the 1.50 commission; (102.00 - 100.05) x 10 = 19.50 gross, 0.35 + 1.00
+        assert (oldest["status"], oldest["gross_pnl"], oldest["commission"], oldest["realized_pnl"]) == (
+            "CLOSED", "19.50", "1.35", "18.15")
+        part = r.json()["exits"][0]
+        assert (part["quantity"], part["commission"]) == ("5.000000", "0.50")
+        again = await client.post("/trades/close-shadow", json=body, headers=auth())  # re-sent: nothing twice
+        assert (again.json()["id"], again.json()["open_quantity"]) == (second["id"], "5.000000")
+        other = await client.post("/trades/close-shadow", json={**body, "quantity": "14"}, headers=auth())
+        assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+        too_many = await client.post("/trades/close-shadow", json={**body, "quantity": "6", "execution_id": "X-6"},
+                                     headers=auth())
+        assert too_many.status_code == 422 and too_many.json()["error"]["code"] == "close_quantity_exceeds_open"
+        marker = (await db.collection("users", "alice", "liveExecutions").document("X-fifo").get()).to_dict()
+        assert marker["trade_ids"] == [first["id"], second["id"]]
+        assert await services.maintenance.verify("alice") == []
+
+
+class TestMarkToMarket:
     async def test_live_trades_are_never_marked_at_our_quotes(self, client, auth, publish, services):
         r = await client.post("/trades/execute", json=live(symbol="MSFT", execution_id="E-m"), headers=auth())
         await publish("MSFT", bid="150.00", ask="150.10")
@@ -142,6 +169,24 @@ class TestLiveCloseConcurrency:
             "source": "live", "strategy_id": "s1", "symbol": "NOQT", "price": "150.00", "commission": "0.35",
             "closed_at": (T0 + timedelta(hours=1)).isoformat(), "execution_id": "C-0"}, headers=auth())
         assert changed.status_code == 422 and changed.json()["error"]["code"] == "idempotency_key_reused"
+
+    async def test_executions_across_positions_at_once_close_each_unit_once(self, client, auth, db, services):
+        for k in range(3):  # 3 positions of 10
+            r = await client.post("/trades/execute", json=live(execution_id=f"P-{k}", filled_at=(
+                T0 + timedelta(minutes=k)).isoformat()), headers=auth())
+            assert r.status_code == 201
+
+        def close(execution_id):
+            return client.post("/trades/close-shadow", json={
+                "source": "live", "strategy_id": "s1", "symbol": "NOQT", "price": "101.00", "commission": "0.30",
+                "quantity": "15", "closed_at": (T0 + timedelta(hours=1)).isoformat(), "execution_id": execution_id},
+                headers=auth())
+
+        answers = await asyncio.gather(close("F-0"), close("F-1"), close("F-0"))
+        assert [a.status_code for a in answers] == [200, 200, 200], [a.text for a in answers]
+        trades = [d.to_dict() async for d in db.collection("users", "alice", "shadowTradeHistory").stream()]
+        assert all(t["status"] == "CLOSED" for t in trades) and len(trades) == 3  # 30 units, each once
+        assert await services.maintenance.verify("alice") == []
 
     async def test_a_fill_of_another_side_for_a_signal_is_refused(self, client, auth):
         r = await client.post("/trades/execute", json=live(execution_id="S-1", signal_id="same"), headers=auth())

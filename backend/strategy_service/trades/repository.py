@@ -307,21 +307,46 @@ class TradeRepository(Repository):
             StorageRejected: Firestore refused the batch for good (a limit, an invalid
                 argument): the precondition still held, so retrying cannot help.
         """
+        return (await self.close_many([(closed, writes, freed_notional)], execution=execution) or [None])[0]
+
+    def _stage_close(self, batch: Any, closed: Trade, writes: list[tuple[str, str, dict[str, Any]]],
+                     freed_notional: Decimal) -> Any:
+        """Add one trade's close to ``batch``: its update under its precondition, the freed
+        open notional (not for a live trade), its aggregate writes. Returns its reference."""
         if closed.is_open:  # a partial close: the rest keeps its exits and trigger
             fields = {name: _encode(getattr(closed, name)) for name in _PARTIAL_FIELDS}
         else:
             fields = {name: _encode(getattr(closed, name)) for name in _CLOSE_FIELDS}
             fields["final_pnl"], fields["final_pnl_percent"] = fields["realized_pnl"], fields["realized_pnl_percent"]
             fields[TRIGGER] = firestore.DELETE_FIELD  # no trigger query finds a closed trade
-        batch = self.client.batch()
         ref = self._ref(closed.uid, closed.shadow_id)
         batch.update(ref, fields, option=self.client.write_option(last_update_time=closed.version))
         if closed.source != LIVE:
             batch.set(self._open_shard(closed), {"cents": firestore.Increment(-cents_of(freed_notional))}, merge=True)
         self.aggregates.stage_close(batch, closed.uid, writes)
+        return ref
+
+    async def close_many(self, closes: list[tuple[Trade, list[tuple[str, str, dict[str, Any]]], Decimal]], *,
+                         execution: tuple[str, dict[str, Any]] | None = None) -> list[Trade] | None:
+        """Write the closes of several trades (each ``(closed, writes, freed_notional)`` as
+        :meth:`close` takes them) and the live execution's marker in one atomic batch: a
+        broker execution that closes several positions first in, first out.
+
+        Returns:
+            The trades as written, or None when another writer changed one of them first
+            (nothing written).
+
+        Raises:
+            ExecutionAlreadyRecorded: the marker exists (a re-send); nothing written.
+            StorageRejected: Firestore refused the batch for good (every precondition still
+                held).
+        """
+        batch = self.client.batch()
+        refs = [self._stage_close(batch, closed, writes, freed) for closed, writes, freed in closes]
         if execution is not None:  # a live close execution is recorded once: a re-send finds it
             execution_id, marker = execution
-            batch.create(self.client.collection(USERS, closed.uid, LIVE_EXECUTIONS).document(execution_id), marker)
+            batch.create(self.client.collection(USERS, closes[0][0].uid, LIVE_EXECUTIONS).document(execution_id),
+                         marker)
         try:  # an aborted commit (contention with a shard merge) wrote nothing: retried
             results = await batch.commit(retry=self.storage.batch_retry, timeout=self.timeout)
         except gexc.NotFound:
@@ -329,14 +354,15 @@ class TradeRepository(Repository):
         except gexc.AlreadyExists as exc:
             raise ExecutionAlreadyRecorded(execution[0] if execution else "") from exc
         except gexc.FailedPrecondition as exc:
-            now = await ref.get(retry=self.retry, timeout=self.timeout)
-            if now.exists and now.update_time == closed.version:  # not a lost race: the batch itself was refused
-                raise self.storage.error_for(exc) from exc
-            if now.exists and (now.to_dict() or {}).get("last_updated") == closed.last_updated:
+            found = await self.storage.get_many(refs)
+            if all(version == closed.version for (_, version), (closed, _, _) in zip(found, closes)):
+                raise self.storage.error_for(exc) from exc  # not a lost race: the batch itself was refused
+            if all(doc is not None and doc.get("last_updated") == closed.last_updated
+                   for (doc, _), (closed, _, _) in zip(found, closes)):
                 # a retried commit whose first attempt did apply (it answered an error): ours
-                return trade_of(now.to_dict() or {}, now.update_time)
+                return [trade_of(doc or {}, version) for doc, version in found]
             return None
-        return replace(closed, version=results[0].update_time)
+        return [replace(closed, version=result.update_time) for (closed, _, _), result in zip(closes, results)]
 
     async def updated_since(self, uid: str, *, since: datetime) -> list[Trade]:
         """The user's trades written at or after ``since`` (closed, partially closed or
@@ -451,17 +477,16 @@ class TradeRepository(Repository):
         async for snap in query.stream(retry=self.retry, timeout=self.timeout):
             yield _trade(snap)
 
-    async def oldest_open_live(self, uid: str, *, strategy_id: str, symbol: str) -> Trade | None:
-        """The user's oldest OPEN live trade of ``strategy_id`` in ``symbol``, or None (index
-        ``status, source, strategy_id, symbol, created_at``)."""
+    async def oldest_open_live(self, uid: str, *, strategy_id: str, symbol: str, limit: int = 1) -> list[Trade]:
+        """The user's oldest OPEN live trades of ``strategy_id`` in ``symbol``, oldest first,
+        at most ``limit`` (index ``status, source, strategy_id, symbol, created_at``)."""
         query = (self.client.collection(USERS, uid, SHADOW_TRADES)
                  .where(filter=firestore.FieldFilter("status", "==", OPEN))
                  .where(filter=firestore.FieldFilter("source", "==", LIVE))
                  .where(filter=firestore.FieldFilter("strategy_id", "==", strategy_id))
                  .where(filter=firestore.FieldFilter("symbol", "==", symbol))
-                 .order_by("created_at").order_by("__name__").limit(1))
-        found = [_trade(s) async for s in query.stream(retry=self.retry, timeout=self.timeout)]
-        return found[0] if found else None
+                 .order_by("created_at").order_by("__name__").limit(limit))
+        return [_trade(s) async for s in query.stream(retry=self.retry, timeout=self.timeout)]
 
     async def live_execution(self, uid: str, execution_id: str) -> dict[str, Any] | None:
         """The marker of a live close execution (``trade_id``, ``request_hash``), or None."""

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Any
 
 from ..config import Settings
 from ..core.money import (
@@ -30,6 +31,7 @@ from ..core.shortfall import decision_price_of
 from ..core.exits import evaluate, stop_on_right_side, target_on_right_side, trailing_percent_valid
 from ..performance.repository import AggregateRepository
 from ..quotes.service import checked_quote, entry_price_from, exit_price_from
+from ..users.models import UserSettings
 from ..users.service import settings_of
 from .errors import (
     BacktestFillRequired,
@@ -66,6 +68,8 @@ log = logging.getLogger(__name__)
 
 #: How often a close re-reads and retries when another writer changed the trade meanwhile.
 CLOSE_ATTEMPTS = 5
+#: The most open live positions one live close execution closes, first in, first out.
+MAX_LIVE_CLOSE_POSITIONS = 100
 #: How often an execute reads again when another fill of its signal wrote it meanwhile
 #: (each round of concurrent fills of one signal lets one through), and the most it waits
 #: before attempt ``k``: a random ``0 .. k x EXECUTE_BACKOFF_SECONDS``.
@@ -536,16 +540,9 @@ class TradeService:
                 exit_base = trigger.price if trigger is not None else exit_price_from(quote, trade.side)
                 # the stored close time is the one the aggregates use (not a server timestamp)
                 now = datetime.now(timezone.utc)
-            user_settings = settings_of(fields)
-            generations = user_settings.writing()
-            exit_fill = fill_with_costs(trade.costs, exit_side(trade.side), base_price=exit_base, quantity=part,
-                                        commission=commission)
-            after, realization = realize(trade, exit_fill, exit_reason=exit_reason, closed_at=now,
-                                         agg_gen=generations[-1].number, idempotency_key=idempotency_key,
-                                         signal_id=signal_id)
-            after = replace(after, last_updated=datetime.now(timezone.utc))
-            facts = [(g.number, realization.facts(g.timezone)) for g in generations]
-            writes = self.aggregates.writes_for_close(uid, facts, min_shards=user_settings.min_shards)
+            after, writes = self._staged_close(trade, part, exit_base=exit_base, closed_at=now, commission=commission,
+                                               settings=settings_of(fields), exit_reason=exit_reason,
+                                               idempotency_key=idempotency_key, signal_id=signal_id)
             execution = None
             if execution_id:  # created in the batch: a concurrent re-send of the execution fails whole
                 execution = (execution_id, {"trade_id": shadow_id, "closed_at": now,
@@ -570,17 +567,42 @@ class TradeService:
         at_fill = exit_fill_price(trade.side, bid=trade.quote_bid, ask=trade.quote_ask, price=None)
         return at_fill if at_fill is not None else trade.entry_price
 
+    def _staged_close(self, trade: Trade, part: Decimal, *, exit_base: Decimal, closed_at: datetime,
+                      commission: Decimal | None, settings: UserSettings, exit_reason: str,
+                      idempotency_key: str | None, signal_id: str | None) -> tuple[Trade, list[Any]]:
+        """The close of ``part`` units of ``trade`` at ``exit_base`` (USD per unit, before the
+        trade's slippage) as written: the trade after it and the aggregate writes of its
+        realization into every generation the settings write (pure, no I/O)."""
+        generations = settings.writing()
+        exit_fill = fill_with_costs(trade.costs, exit_side(trade.side), base_price=exit_base, quantity=part,
+                                    commission=commission)
+        after, realization = realize(trade, exit_fill, exit_reason=exit_reason, closed_at=closed_at,
+                                     agg_gen=generations[-1].number, idempotency_key=idempotency_key,
+                                     signal_id=signal_id)
+        after = replace(after, last_updated=datetime.now(timezone.utc))
+        facts = [(g.number, realization.facts(g.timezone)) for g in generations]
+        return after, self.aggregates.writes_for_close(trade.uid, facts, min_shards=settings.min_shards)
+
     async def close_live(self, uid: str, *, strategy_id: str, symbol: str, price: Decimal | None,
                          closed_at: datetime | None, commission: Decimal | None, quantity: Decimal | None,
                          execution_id: str | None, exit_reason: str, signal_id: str | None = None) -> Trade:
-        """Record a live close execution: close ``quantity`` (None: all that is open) of the
-        oldest OPEN live trade of ``strategy_id`` in ``symbol`` at the broker's ``price``,
-        ``closed_at`` and ``commission`` (USD), through :meth:`close`. With an
-        ``execution_id``, a re-sent execution returns the trade it closed, nothing closed
-        twice.
+        """Record a live close execution at the broker's ``price``, ``closed_at`` and
+        ``commission`` (USD): close ``quantity`` units of the OPEN live trades of
+        ``strategy_id`` in ``symbol``, first in, first out (None: all of the oldest one).
+        Within one position it goes through :meth:`close`; across several (a broker's
+        execution that closes more than the oldest position holds), all of them in one
+        atomic batch, the commission shared out by quantity (cumulatively, to the cent, so
+        the parts add up to it). A re-sent execution (same ``execution_id``) returns the
+        trade it closed last; nothing is closed twice.
+
+        Returns:
+            The last trade the execution closed (part of), as written.
 
         Raises:
-            ExecutionIdRequired; NoOpenLivePosition (nothing written); the errors of :meth:`close`.
+            ExecutionIdRequired; NoOpenLivePosition; CloseQuantityExceedsOpen (more than the
+            open live positions hold, or than :data:`MAX_LIVE_CLOSE_POSITIONS` of them);
+            IdempotencyKeyReused (a re-send with other values); nothing written in those
+            cases; the errors of :meth:`close`.
         """
         if not execution_id:
             raise ExecutionIdRequired("A live close needs the broker's execution_id (it makes re-sends idempotent).")
@@ -593,11 +615,20 @@ class TradeService:
                     raise IdempotencyKeyReused("This execution_id already closed a position with another price, "
                                                "time, commission or quantity.")
                 return await self.get(uid, marker["trade_id"])
-            trade = await self.trades.oldest_open_live(uid, strategy_id=strategy_id, symbol=symbol)
-            if trade is None:
+            positions = await self.trades.oldest_open_live(uid, strategy_id=strategy_id, symbol=symbol,
+                                                           limit=MAX_LIVE_CLOSE_POSITIONS)
+            if not positions:
                 raise NoOpenLivePosition(f"No open live position of strategy {strategy_id} in {symbol} to close.")
+            if quantity is not None and quantity > positions[0].remaining:
+                closed = await self._close_live_positions(uid, positions, quantity=quantity, price=price,
+                                                          closed_at=closed_at, commission=commission,
+                                                          execution_id=execution_id, exit_reason=exit_reason,
+                                                          signal_id=signal_id, fingerprint=fingerprint)
+                if closed is not None:
+                    return closed
+                continue  # another writer changed one of them first: read again
             try:
-                closed = await self.close(uid, trade.shadow_id, exit_reason=exit_reason, price=price,
+                closed = await self.close(uid, positions[0].shadow_id, exit_reason=exit_reason, price=price,
                                           closed_at=closed_at, commission=commission, quantity=quantity,
                                           idempotency_key=execution_id, execution_id=execution_id,
                                           signal_id=signal_id)
@@ -607,6 +638,56 @@ class TradeService:
                 return closed
             # another execution closed this position first: the next oldest one is ours
         raise TradeBusy("Live positions kept changing while closing; retry.", headers={"Retry-After": "1"})
+
+    async def _close_live_positions(self, uid: str, positions: list[Trade], *, quantity: Decimal,
+                                    price: Decimal | None, closed_at: datetime | None, commission: Decimal | None,
+                                    execution_id: str, exit_reason: str, signal_id: str | None,
+                                    fingerprint: str) -> Trade | None:
+        """One live execution closing ``quantity`` units across ``positions`` (oldest first)
+        in one batch; None when another writer changed one of them first (nothing written).
+
+        Raises:
+            CloseQuantityExceedsOpen, TooManyExits, ClosedBeforeFilled, PriceNotAllowed,
+            BacktestFillRequired, TimeInFuture: nothing written.
+        """
+        exit_base, now = client_priced(LIVE, price, closed_at, what="exit", commission=commission) or (None, None)
+        assert exit_base is not None and now is not None  # client_priced requires both for a live trade
+        parts: list[tuple[Trade, Decimal]] = []
+        left = quantity
+        for trade in positions:
+            if left <= 0:
+                break
+            take = min(left, trade.remaining)
+            parts.append((trade, closing_quantity(trade, take)))
+            left -= take
+        if left > 0:
+            open_units = sum((t.remaining for t in positions), Decimal(0))
+            raise CloseQuantityExceedsOpen(
+                f"Only {to_plain_str(open_units)} {positions[0].symbol} are open in the live positions of strategy "
+                f"{positions[0].strategy_id} (the oldest {len(positions)} at most); cannot close "
+                f"{to_plain_str(quantity)}.")
+        if any(t.created_at is not None and now < t.created_at for t, _ in parts):
+            raise ClosedBeforeFilled("closed_at is before the fill time of a position it closes.")
+        _, fields = await self.trades.read_for_close(uid, symbol=None)
+        settings = settings_of(fields)
+        total = commission if commission is not None else Decimal(0)
+        shares, done = [], Decimal(0)
+        with localcontext(MONEY_CONTEXT):
+            for _, part in parts:  # cumulative pro rata: the parts add up to the commission
+                share = quantize_usd(total * (done + part) / quantity) - quantize_usd(total * done / quantity)
+                shares.append(share)
+                done += part
+        staged = [self._staged_close(t, part, exit_base=exit_base, closed_at=now, commission=share, settings=settings,
+                                     exit_reason=exit_reason, idempotency_key=execution_id, signal_id=signal_id)
+                  for (t, part), share in zip(parts, shares)]
+        marker = {"trade_id": parts[-1][0].shadow_id, "trade_ids": [t.shadow_id for t, _ in parts],
+                  "closed_at": now, "request_hash": fingerprint}
+        try:
+            written = await self.trades.close_many([(after, writes, after.exits[-1].notional)
+                                                    for after, writes in staged], execution=(execution_id, marker))
+        except ExecutionAlreadyRecorded:
+            return None  # a concurrent re-send recorded it: the next attempt finds its marker
+        return written[-1] if written else None
 
     async def update_exits(self, uid: str, shadow_id: str, changes: dict[str, Decimal | None]) -> Trade:
         """Move or remove the stop, target and trailing stop of an OPEN trade.
