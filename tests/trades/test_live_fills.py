@@ -188,6 +188,16 @@ class TestLiveCloseConcurrency:
         assert all(t["status"] == "CLOSED" for t in trades) and len(trades) == 3  # 30 units, each once
         assert await services.maintenance.verify("alice") == []
 
+    async def test_a_signal_holds_a_bounded_number_of_fills(self, client, auth, monkeypatch):
+        from backend.strategy_service.trades import service as trades_service
+        monkeypatch.setattr(trades_service, "MAX_SIGNAL_FILLS", 2)
+        for k in range(2):
+            r = await client.post("/trades/execute", json=live(execution_id=f"B-{k}"), headers=auth())
+            assert r.status_code == 201, r.text
+        r = await client.post("/trades/execute", json=live(execution_id="B-2"), headers=auth())
+        assert r.status_code == 422 and r.json()["error"]["code"] == "too_many_signal_fills", r.text
+        assert (await client.post("/trades/execute", json=live(execution_id="B-0"), headers=auth())).status_code == 201
+
     async def test_a_fill_of_another_side_for_a_signal_is_refused(self, client, auth):
         r = await client.post("/trades/execute", json=live(execution_id="S-1", signal_id="same"), headers=auth())
         assert r.status_code == 201

@@ -15,6 +15,7 @@ from ..api.schemas import ID_PATTERN
 from ..quotes.errors import NoQuoteToFill, QuoteInvalid, QuoteStale
 from .errors import (
     SignalMismatch,
+    TooManySignalFills,
     CloseSourceMismatch,
     CloseTargetRequired,
     ExecutionIdRequired,
@@ -71,7 +72,7 @@ def request_fingerprint(req: ExecuteTradeRequest) -> str:
                                  NotionalTooSmall, NotionalLimitExceeded, OpenNotionalLimitExceeded, NoQuoteToFill,
                                  QuoteStale, QuoteInvalid,
                                  IdempotencyKeyReused, IdempotencyKeyMismatch, PriceNotAllowed, BacktestFillRequired,
-                                 TimeInFuture, ExecutionIdRequired, SignalMismatch, StopLossWrongSide, TakeProfitWrongSide, TrailingStopInvalid,
+                                 TimeInFuture, ExecutionIdRequired, SignalMismatch, TooManySignalFills, StopLossWrongSide, TakeProfitWrongSide, TrailingStopInvalid,
                                  TradeBusy))
 async def execute_trade(
     body: ExecuteTradeRequest,

@@ -210,3 +210,10 @@ class CloseSourceMismatch(InvalidRequest):
     code = "close_source_mismatch"
     description = "A live close closes live trades only; this trade is a paper or backtest trade."
 
+
+class TooManySignalFills(InvalidRequest):
+    """A fill for a signal that already has the most fills one signal document holds."""
+
+    code = "too_many_signal_fills"
+    description = "The signal already has the most fills one signal holds; send further fills with another signal_id."
+

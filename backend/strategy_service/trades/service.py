@@ -43,6 +43,7 @@ from .errors import (
     ExecutionIdRequired,
     NoOpenLivePosition,
     SignalMismatch,
+    TooManySignalFills,
     IdempotencyKeyReused,
     NotionalLimitExceeded,
     NotionalPrecision,
@@ -68,6 +69,8 @@ log = logging.getLogger(__name__)
 
 #: How often a close re-reads and retries when another writer changed the trade meanwhile.
 CLOSE_ATTEMPTS = 5
+#: The most fills (shadow and live) one signal records: its document stays near 300 KB.
+MAX_SIGNAL_FILLS = 2_000
 #: The most open live positions one live close execution closes, first in, first out.
 MAX_LIVE_CLOSE_POSITIONS = 100
 #: How often an execute reads again when another fill of its signal wrote it meanwhile
@@ -353,6 +356,10 @@ class TradeService:
             raise SignalMismatch(f"Signal {cmd.client['signal_id']} of strategy {cmd.strategy_id} is a "
                                  f"{signal.doc.get('side')} of {signal.doc.get('symbol')}; this fill is a {cmd.side} of "
                                  f"{cmd.symbol}.")
+        if signal is not None and sum(len(signal.doc.get(k) or {}) for k in ("shadow", "live")) >= MAX_SIGNAL_FILLS:
+            raise TooManySignalFills(f"Signal {cmd.client['signal_id']} of strategy {cmd.strategy_id} has "
+                                     f"{MAX_SIGNAL_FILLS} fills already, the most one signal holds; send further "
+                                     "fills with another signal_id.")
 
         if client_fill:
             base, filled_at = client_fill
