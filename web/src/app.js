@@ -309,6 +309,29 @@ function signMark(sign) {
     : sign < 0 ? '<span class="mark loss" aria-hidden="true">▼</span>' : "";
 }
 
+/** One figure card: its label, value (`raw` the API's string in data-raw), unit, and a **?**
+ * button opening `tip` (HTML). */
+function cardHtml({ c, raw, shown, cls, spoken, mark = "", tipId, tip }) {
+  return `<article class="card ${cls}" data-metric="${c.key}">
+      <h3>${esc(c.label)}</h3>
+      <p class="value"><span class="num" data-raw="${esc(raw ?? "")}" aria-label="${esc(spoken)}">${mark}${esc(shown)}</span>
+        <span class="unit">${esc(c.unit)}</span></p>
+      <button type="button" class="info" aria-label="How ${esc(c.label)} is computed" aria-describedby="${tipId}" aria-expanded="false">?</button>
+      <div class="tip" id="${tipId}" role="tooltip">${tip}</div>
+    </article>`;
+}
+
+/** Put cards into their box; a **?** opens its tip and closes the box's others. */
+function showCards(box, html) {
+  box.innerHTML = html;
+  box.setAttribute("aria-busy", "false");
+  box.querySelectorAll(".info").forEach((b) => b.addEventListener("click", () => {
+    const open = b.getAttribute("aria-expanded") !== "true";
+    box.querySelectorAll(".info").forEach((o) => o.setAttribute("aria-expanded", "false"));
+    b.setAttribute("aria-expanded", String(open));
+  }));
+}
+
 function renderCards(d) {
   const conv = d.conventions || {};
   const why = annualisedWhy(d, conv);
@@ -326,24 +349,14 @@ function renderCards(d) {
     const sign = c.signed ? signOf(raw === "infinite" ? null : raw) : 0;
     const convLines = c.conv.filter((k) => conv[k] !== undefined && conv[k] !== null)
       .map((k) => `<li><b>${esc(k.replace(/_/g, " "))}</b>: ${esc(convText(k, conv[k]))}</li>`).join("");
-    const tipId = `tip-${c.key}`;
     const spoken = shown === "—" || shown === "n/a" ? "not available" : shown.replace("−", "minus ");
-    return `<article class="card ${sign > 0 ? "gain" : sign < 0 ? "loss" : ""}${reason ? " na" : ""}" data-metric="${c.key}">
-      <h3>${esc(c.label)}</h3>
-      <p class="value"><span class="num" data-raw="${esc(raw ?? "")}" aria-label="${esc(`${c.label}: ${spoken}${shown === "n/a" ? "" : ` ${c.unit}`}`)}">${signMark(sign)}${esc(shown)}</span>
-        <span class="unit">${esc(c.unit)}</span></p>
-      <button type="button" class="info" aria-label="How ${esc(c.label)} is computed" aria-describedby="${tipId}" aria-expanded="false">?</button>
-      <div class="tip" id="${tipId}" role="tooltip">${reason ? `<p class="why">${esc(reason)}</p>` : ""}<p>${esc(c.formula)}</p><ul>${convLines}<li><b>rounding</b>: ${esc(conv.rounding || "")}</li></ul></div>
-    </article>`;
+    return cardHtml({
+      c, raw, shown, tipId: `tip-${c.key}`, cls: `${sign > 0 ? "gain" : sign < 0 ? "loss" : ""}${reason ? " na" : ""}`,
+      spoken: `${c.label}: ${spoken}${shown === "n/a" ? "" : ` ${c.unit}`}`, mark: signMark(sign),
+      tip: `${reason ? `<p class="why">${esc(reason)}</p>` : ""}<p>${esc(c.formula)}</p><ul>${convLines}<li><b>rounding</b>: ${esc(conv.rounding || "")}</li></ul>`,
+    });
   }).join("");
-  const cards = $("#cards");
-  cards.innerHTML = html;
-  cards.setAttribute("aria-busy", "false");
-  cards.querySelectorAll(".info").forEach((b) => b.addEventListener("click", () => {
-    const open = b.getAttribute("aria-expanded") !== "true";
-    cards.querySelectorAll(".info").forEach((o) => o.setAttribute("aria-expanded", "false"));
-    b.setAttribute("aria-expanded", String(open));
-  }));
+  showCards($("#cards"), html);
   const tz = conv.time_zone ? ` · days in ${conv.time_zone}` : "";
   const cal = conv.calendar ? ` · ${conv.calendar} calendar` : "";
   $("#range").textContent = d.start_date

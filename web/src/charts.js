@@ -4,7 +4,8 @@
 import { BaselineSeries, createChart, LineSeries, LineType } from "lightweight-charts";
 import { formatDecimal } from "./money.js";
 
-let charts = [];
+/** The charts drawn, by section ("overview", "tracking"): each redraws only its own. */
+const drawn = new Map();
 
 const BASE = {
   autoSize: true,
@@ -16,13 +17,32 @@ const BASE = {
   handleScale: false,
 };
 
-export function clearCharts() {
-  for (const c of charts) c.remove();
-  charts = [];
+/** Remove one section's charts, or every chart without a section (at sign-out). */
+export function clearCharts(section) {
+  for (const name of section ? [section] : [...drawn.keys()]) {
+    for (const c of drawn.get(name) || []) c.remove();
+    drawn.delete(name);
+  }
+}
+
+/** A chart in `el` with one step line per series ({color, title, options, data: [{time,
+ * value}]}); a series of one or two points shows them as dots. Returns the chart and lines. */
+function stepChart(el, series) {
+  const chart = createChart(el, BASE);
+  const lines = series.map((s) => {
+    const line = chart.addSeries(LineSeries, {
+      lineType: LineType.WithSteps, color: s.color, lineWidth: 2, priceLineVisible: false,
+      pointMarkersVisible: s.data.length < 3, title: s.title || "", ...(s.options || {}),
+    });
+    line.setData(s.data);
+    return line;
+  });
+  chart.timeScale().fitContent();
+  return { chart, lines };
 }
 
 export function drawCharts(d) {
-  clearCharts();
+  clearCharts("overview");
   const curve = d.equity_curve || [];
   const eqEl = document.getElementById("equity-chart");
   const ddEl = document.getElementById("dd-chart");
@@ -34,12 +54,7 @@ export function drawCharts(d) {
     return;
   }
   eqEl.textContent = ""; ddEl.textContent = "";
-  const equity = createChart(eqEl, BASE);
-  const eqSeries = equity.addSeries(LineSeries, {
-    lineType: LineType.WithSteps, color: "#1f5fbf", lineWidth: 2, priceLineVisible: false,
-  });
-  eqSeries.setData(curve.map((p) => ({ time: p.date, value: Number(p.equity) })));
-  equity.timeScale().fitContent();
+  const { chart: equity } = stepChart(eqEl, [{ color: "#1f5fbf", data: curve.map((p) => ({ time: p.date, value: Number(p.equity) })) }]);
 
   const dd = createChart(ddEl, BASE);
   // shaded between 0 (at the peak) and the drawdown below it
@@ -51,7 +66,7 @@ export function drawCharts(d) {
   });
   ddSeries.setData(curve.map((p) => ({ time: p.date, value: -Number(p.drawdown) })));
   dd.timeScale().fitContent();
-  charts = [equity, dd];
+  drawn.set("overview", [equity, dd]);
 
   const first = curve[0], last = curve[curve.length - 1];
   document.getElementById("equity-summary").textContent =
