@@ -1,7 +1,8 @@
-// Equity and drawdown as step charts (lightweight-charts): one point per trading day, the
-// value held until the next day's close. Numbers are converted for plotting only.
+// Equity and drawdown, and the live vs shadow tracking difference, as step charts
+// (lightweight-charts): one point per day, the value held until the next day's close.
+// Numbers are converted for plotting only; every figure shown as text is the API's string.
 
-import { BaselineSeries, createChart, LineSeries, LineType } from "lightweight-charts";
+import { BaselineSeries, createChart, LineSeries, LineStyle, LineType } from "lightweight-charts";
 import { formatDecimal } from "./money.js";
 
 /** The charts drawn, by section ("overview", "tracking"): each redraws only its own. */
@@ -73,4 +74,40 @@ export function drawCharts(d) {
     `From ${formatDecimal(d.starting_capital)} USD at the start of the window to ${formatDecimal(last.equity)} USD on ${last.date} (${curve.length} trading days since ${first.date}).`;
   document.getElementById("dd-summary").textContent =
     `Deepest drawdown ${formatDecimal(d.max_drawdown)} % below the running peak; ${formatDecimal(last.drawdown)} % on the last day.`;
+}
+
+/**
+ * The tracking difference of GET /trades/shortfall (`tracking[]`, decimal strings): per close
+ * day, cumulative live minus cumulative shadow realized P&L, with a zero line; and below it
+ * the two cumulative curves. The sentence under the charts quotes the API's strings.
+ */
+export function drawTracking(tracking, shadowSource) {
+  clearCharts("tracking");
+  const diffEl = document.getElementById("sf-chart");
+  const cumEl = document.getElementById("sf-cum-chart");
+  const summary = document.getElementById("sf-chart-summary");
+  if (!tracking.length) {
+    diffEl.textContent = `No closed live or ${shadowSource} trade in this selection: the tracking difference starts with the first close.`;
+    cumEl.textContent = "";
+    summary.textContent = "";
+    return;
+  }
+  diffEl.textContent = ""; cumEl.textContent = "";
+  const points = (key) => tracking.map((t) => ({ time: t.date, value: Number(t[key]) }));
+  // the scale keeps 0 in view: how far live is from the shadow source is read against it
+  const withZero = (original) => {
+    const r = original();
+    return r && { ...r, priceRange: { minValue: Math.min(0, r.priceRange.minValue), maxValue: Math.max(0, r.priceRange.maxValue) } };
+  };
+  const { chart: diff, lines: [line] } = stepChart(diffEl, [{ color: "#6b3fa0", data: points("tracking_difference"),
+    options: { autoscaleInfoProvider: withZero } }]);
+  line.createPriceLine({ price: 0, color: "#8a92a3", lineWidth: 1, lineStyle: LineStyle.Dashed, axisLabelVisible: false });
+  const { chart: cum } = stepChart(cumEl, [
+    { color: "#0b6b3a", title: "live", data: points("cumulative_live") },
+    { color: "#1f5fbf", title: shadowSource, data: points("cumulative_shadow"), options: { lineStyle: LineStyle.Dashed } },
+  ]);
+  drawn.set("tracking", [diff, cum]);
+  const last = tracking[tracking.length - 1];
+  summary.textContent = `On ${last.date}, after ${tracking.length} close day${tracking.length === 1 ? "" : "s"} since ${tracking[0].date}: `
+    + `cumulative live ${last.cumulative_live} USD, cumulative ${shadowSource} ${last.cumulative_shadow} USD, tracking difference ${last.tracking_difference} USD.`;
 }
