@@ -8,7 +8,7 @@ import {
   connectAuthEmulator, createUserWithEmailAndPassword, getAuth, GoogleAuthProvider,
   onAuthStateChanged, signInWithEmailAndPassword, signInWithPopup, signOut,
 } from "firebase/auth";
-import { drawCharts, clearCharts } from "./charts.js";
+import { clearCharts, drawCharts, drawTracking } from "./charts.js";
 import { renderCalendar } from "./calendar.js";
 import { centsToString, formatDecimal, signOf, sumCents, toCents, trimDecimal, unrealizedCents } from "./money.js";
 
@@ -18,7 +18,7 @@ const state = {
   config: null, auth: null, user: null, dashboard: null, open: [], quotes: new Map(),
   unsubscribers: new Map(), history: [], historyCursor: null, historySort: "desc",
   calMode: "usd", signInStartedAt: null, knownStrategies: new Set(), knownSymbols: new Set(),
-  firestore: null, generation: 0,
+  firestore: null, generation: 0, sf: { items: [], cursor: null, query: "" },
 };
 window.__dashboard = { timings: [] };
 
@@ -134,6 +134,7 @@ function showSignedOut() {
   for (const id of ["#settings-result", "#strategy-settings-result", "#equity-base"]) $(id).textContent = "";
   $("#ss-capital").value = "";
   $("#rebuild").hidden = true;
+  clearShortfall();
   for (const id of ["#cards", "#calendar", "#by-strategy", "#by-symbol", "#by-source", "#open-trades", "#history"]) {
     const el = $(id);
     el.querySelectorAll(":scope > :not(caption)").forEach((n) => n.remove());
@@ -309,6 +310,29 @@ function signMark(sign) {
     : sign < 0 ? '<span class="mark loss" aria-hidden="true">▼</span>' : "";
 }
 
+/** One figure card: its label, value (`raw` the API's string in data-raw), unit, and a **?**
+ * button opening `tip` (HTML). */
+function cardHtml({ c, raw, shown, cls, spoken, mark = "", tipId, tip }) {
+  return `<article class="card ${cls}" data-metric="${c.key}">
+      <h3>${esc(c.label)}</h3>
+      <p class="value"><span class="num" data-raw="${esc(raw ?? "")}" aria-label="${esc(spoken)}">${mark}${esc(shown)}</span>
+        <span class="unit">${esc(c.unit)}</span></p>
+      <button type="button" class="info" aria-label="How ${esc(c.label)} is computed" aria-describedby="${tipId}" aria-expanded="false">?</button>
+      <div class="tip" id="${tipId}" role="tooltip">${tip}</div>
+    </article>`;
+}
+
+/** Put cards into their box; a **?** opens its tip and closes the box's others. */
+function showCards(box, html) {
+  box.innerHTML = html;
+  box.setAttribute("aria-busy", "false");
+  box.querySelectorAll(".info").forEach((b) => b.addEventListener("click", () => {
+    const open = b.getAttribute("aria-expanded") !== "true";
+    box.querySelectorAll(".info").forEach((o) => o.setAttribute("aria-expanded", "false"));
+    b.setAttribute("aria-expanded", String(open));
+  }));
+}
+
 function renderCards(d) {
   const conv = d.conventions || {};
   const why = annualisedWhy(d, conv);
@@ -326,24 +350,14 @@ function renderCards(d) {
     const sign = c.signed ? signOf(raw === "infinite" ? null : raw) : 0;
     const convLines = c.conv.filter((k) => conv[k] !== undefined && conv[k] !== null)
       .map((k) => `<li><b>${esc(k.replace(/_/g, " "))}</b>: ${esc(convText(k, conv[k]))}</li>`).join("");
-    const tipId = `tip-${c.key}`;
     const spoken = shown === "—" || shown === "n/a" ? "not available" : shown.replace("−", "minus ");
-    return `<article class="card ${sign > 0 ? "gain" : sign < 0 ? "loss" : ""}${reason ? " na" : ""}" data-metric="${c.key}">
-      <h3>${esc(c.label)}</h3>
-      <p class="value"><span class="num" data-raw="${esc(raw ?? "")}" aria-label="${esc(`${c.label}: ${spoken}${shown === "n/a" ? "" : ` ${c.unit}`}`)}">${signMark(sign)}${esc(shown)}</span>
-        <span class="unit">${esc(c.unit)}</span></p>
-      <button type="button" class="info" aria-label="How ${esc(c.label)} is computed" aria-describedby="${tipId}" aria-expanded="false">?</button>
-      <div class="tip" id="${tipId}" role="tooltip">${reason ? `<p class="why">${esc(reason)}</p>` : ""}<p>${esc(c.formula)}</p><ul>${convLines}<li><b>rounding</b>: ${esc(conv.rounding || "")}</li></ul></div>
-    </article>`;
+    return cardHtml({
+      c, raw, shown, tipId: `tip-${c.key}`, cls: `${sign > 0 ? "gain" : sign < 0 ? "loss" : ""}${reason ? " na" : ""}`,
+      spoken: `${c.label}: ${spoken}${shown === "n/a" ? "" : ` ${c.unit}`}`, mark: signMark(sign),
+      tip: `${reason ? `<p class="why">${esc(reason)}</p>` : ""}<p>${esc(c.formula)}</p><ul>${convLines}<li><b>rounding</b>: ${esc(conv.rounding || "")}</li></ul>`,
+    });
   }).join("");
-  const cards = $("#cards");
-  cards.innerHTML = html;
-  cards.setAttribute("aria-busy", "false");
-  cards.querySelectorAll(".info").forEach((b) => b.addEventListener("click", () => {
-    const open = b.getAttribute("aria-expanded") !== "true";
-    cards.querySelectorAll(".info").forEach((o) => o.setAttribute("aria-expanded", "false"));
-    b.setAttribute("aria-expanded", String(open));
-  }));
+  showCards($("#cards"), html);
   const tz = conv.time_zone ? ` · days in ${conv.time_zone}` : "";
   const cal = conv.calendar ? ` · ${conv.calendar} calendar` : "";
   $("#range").textContent = d.start_date
@@ -402,6 +416,7 @@ async function loadDashboard(generation) {
       });
       state.signInStartedAt = null;
     }
+    loadShortfall(generation);  // after the overview is drawn: its tracking reads two more dashboards
   } catch (err) {
     if (generation !== state.generation) return;
     document.body.dataset.state = "error";
@@ -476,6 +491,160 @@ function wireCalendar() {
     const rows = (state.dashboard && state.dashboard.daily_pnl) || [];
     download(`daily-pnl${fileSuffix()}.csv`, toCsv(["date", "pnl", "trades", "return_percent", "r_return", "r_units"], rows));
   });
+}
+
+// ------------------------------------------------------------------------------ live vs shadow
+// GET /trades/shortfall with the page's filters (but its Source: the endpoint compares live
+// with `shadow_source`, chosen in the section). Every figure is shown as the API's string.
+const SF_CARDS = [
+  { key: "signals", label: "Signals", unit: "with a shadow fill",
+    formula: "Signals of the selection with a shadow (paper or backtest) fill.", conv: ["window"] },
+  { key: "linked", label: "Linked", unit: "filled live too",
+    formula: "Of those, the signals also filled live (same strategy_id and signal_id).", conv: ["window"] },
+  { key: "filled_live_percent", label: "Filled live", unit: "%",
+    formula: "Linked / signals × 100.", conv: ["filled_live_percent"] },
+  { key: "live_only", label: "Live only", unit: "no shadow fill yet",
+    formula: "Signals filled live without a shadow fill (yet): no decision price, so no figure.", conv: ["window"] },
+  { key: "mean_bps", label: "Mean shortfall", unit: "bps", worse: true,
+    formula: "Mean of the linked signals' shortfall, live against shadow.", conv: ["shortfall_bps", "sign"] },
+  { key: "median_bps", label: "Median shortfall", unit: "bps", worse: true,
+    formula: "Median of the linked signals' shortfall.", conv: ["median_bps", "shortfall_bps", "sign"] },
+  { key: "total_usd", label: "Total shortfall", unit: "USD", worse: true,
+    formula: "Sum of the linked signals' shortfall in USD.", conv: ["shortfall_usd", "sign"] },
+  { key: "shadow_commission", label: "Shadow commissions", unit: "USD",
+    formula: "Commissions of the shadow fills of the selection's signals, summed.", conv: [] },
+  { key: "live_commission", label: "Live commissions", unit: "USD",
+    formula: "The broker's commissions of the live fills of the selection's signals, summed.", conv: [] },
+];
+
+/** The shortfall query of the page's filters and the section's shadow source. */
+function shortfallQuery() {
+  const q = currentFilters();
+  q.delete("source");
+  q.set("shadow_source", $("#sf-source").value);
+  return q;
+}
+
+/** Class of a shortfall figure: positive is worse for the trader, negative better. */
+function worseClass(text) {
+  const sign = text === null || text === undefined ? 0 : signOf(text);
+  return sign > 0 ? "loss" : sign < 0 ? "gain" : "";
+}
+
+function renderShortfallCards(d) {
+  const conv = d.conventions || {};
+  const html = SF_CARDS.map((c) => {
+    const raw = d.summary[c.key];
+    const shown = raw === null || raw === undefined ? "—" : String(raw);
+    const side = c.worse && shown !== "—" ? { loss: ", worse for the trader", gain: ", better for the trader" }[worseClass(raw)] || "" : "";
+    const convLines = c.conv.filter((k) => conv[k]).map((k) => `<li><b>${esc(k.replace(/_/g, " "))}</b>: ${esc(conv[k])}</li>`).join("");
+    return cardHtml({
+      c, raw, shown, tipId: `sf-tip-${c.key}`, cls: c.worse ? worseClass(raw) : "",
+      spoken: `${c.label}: ${shown === "—" ? "not available" : `${shown} ${c.unit}${side}`}`,
+      tip: `<p>${esc(c.formula)}</p>${convLines ? `<ul>${convLines}</ul>` : ""}`,
+    });
+  }).join("");
+  showCards($("#sf-cards"), html);
+  const sign = conv.sign ? conv.sign.charAt(0).toUpperCase() + conv.sign.slice(1) : "";
+  $("#sf-sign").textContent = sign ? `Sign convention: ${sign}. A negative shortfall means live did better than the shadow fill.` : "";
+}
+
+function sfCell(text, cls = "") {
+  return text === null || text === undefined ? `<td class="num ${cls}">—</td>`
+    : `<td class="num ${cls}" data-raw="${esc(text)}">${esc(text)}</td>`;
+}
+
+function renderShortfallItems() {
+  const table = $("#sf-items");
+  table.querySelectorAll(":scope > :not(caption)").forEach((n) => n.remove());
+  const { items, cursor } = state.sf;
+  const body = items.length ? items.map((r) => {
+    const sh = r.shadow || {}, lv = r.live || {};
+    const status = r.linked ? "linked" : r.shadow ? "shadow only" : "live only";
+    return `<tr data-id="${esc(r.id)}" data-signal="${esc(r.signal_id)}"><th scope="row">${esc(r.signal_id)}</th>
+      <td>${esc(r.strategy_id)}</td><td>${esc(r.symbol)}</td><td>${esc(r.side)}</td><td>${esc(status)}</td>
+      <td>${esc(shortTime(r.decided_at))}</td>${sfCell(r.decision_price, "decision")}
+      ${sfCell(sh.price, "shadow-price")}${sfCell(sh.slippage_bps, `shadow-bps ${worseClass(sh.slippage_bps)}`)}
+      ${sfCell(lv.price, "live-price")}${sfCell(lv.slippage_bps, `live-bps ${worseClass(lv.slippage_bps)}`)}
+      ${sfCell(r.shortfall_bps, `shortfall-bps ${worseClass(r.shortfall_bps)}`)}${sfCell(r.shortfall_usd, `shortfall-usd ${worseClass(r.shortfall_usd)}`)}
+      <td class="num latency">${esc(sh.latency_ms ?? "—")} / ${esc(lv.latency_ms ?? "—")}</td></tr>`;
+  }).join("") : `<tr><td colspan="14">No signal in this selection.</td></tr>`;
+  table.insertAdjacentHTML("beforeend", `<thead><tr><th scope="col">Signal</th><th scope="col">Strategy</th><th scope="col">Symbol</th>
+    <th scope="col">Side</th><th scope="col">Status</th><th scope="col">Decided (UTC)</th><th scope="col">Decision price</th>
+    <th scope="col">Shadow price</th><th scope="col">Shadow (bps)</th><th scope="col">Live price</th><th scope="col">Live (bps)</th>
+    <th scope="col">Shortfall (bps)</th><th scope="col">Shortfall (USD)</th><th scope="col">Latency shadow / live (ms)</th></tr></thead><tbody>${body}</tbody>`);
+  $("#sf-more").hidden = !cursor;
+  $("#sf-note").textContent = items.length ? `${items.length} signals shown, newest first${cursor ? "; more are available" : ""}.` : "";
+}
+
+function clearShortfall() {
+  state.sf = { items: [], cursor: null, query: "" };
+  $("#sf-cards").innerHTML = "";
+  for (const id of ["#sf-sign", "#sf-note", "#sf-range", "#sf-chart-summary"]) $(id).textContent = "";
+  $("#sf-items").querySelectorAll(":scope > :not(caption)").forEach((n) => n.remove());
+  $("#sf-more").hidden = true;
+  $("#sf-status").hidden = true;
+  $("#sf-empty").hidden = true;
+  $("#sf-body").hidden = false;
+  $("#shortfall").dataset.state = "idle";
+}
+
+/** Load the section (`more`: the next page of rows, for the same query). */
+async function loadShortfall(generation, more = false) {
+  const section = $("#shortfall");
+  const source = currentFilters().get("source");
+  if (!more && (source === "paper" || source === "backtest")) $("#sf-source").value = source;
+  const query = shortfallQuery();
+  const key = query.toString();
+  if (more && (key !== state.sf.query || !state.sf.cursor)) return;
+  const button = $("#sf-more");
+  button.disabled = true;
+  if (!more) { section.dataset.state = "loading"; $("#sf-cards").setAttribute("aria-busy", "true"); }
+  try {
+    const params = new URLSearchParams(query);
+    params.set("limit", "50");
+    if (more) params.set("cursor", state.sf.cursor);
+    const d = await api(`/trades/shortfall?${params}`);
+    if (generation !== state.generation || key !== shortfallQuery().toString()) return;
+    state.sf = { items: more ? state.sf.items.concat(d.items) : d.items, cursor: d.next_cursor, query: key };
+    $("#sf-status").hidden = true;
+    const shadow = query.get("shadow_source");
+    const s = d.summary;
+    const none = s.signals === "0" && s.live_only === "0" && !state.sf.items.length;
+    const filtered = [...query.keys()].some((k) => k !== "shadow_source");
+    $("#sf-empty").hidden = !(none && !filtered);
+    $("#sf-body").hidden = none && !filtered;
+    if (!more) {
+      renderShortfallCards(d);
+      document.querySelectorAll(".sf-shadow").forEach((el) => { el.textContent = shadow; });
+      $("#sf-range").textContent = `· ${s.signals} signals, ${s.linked} linked · live vs ${shadow}`;
+      if (!$("#sf-body").hidden) drawTracking(d.tracking || [], shadow);
+    }
+    renderShortfallItems();
+    section.dataset.query = key;
+    section.dataset.state = none && !filtered ? "empty" : "ready";
+  } catch (err) {
+    if (generation !== state.generation) return;
+    section.dataset.state = "error";
+    $("#sf-cards").setAttribute("aria-busy", "false");
+    if (err.status === 401) return;
+    const box = $("#sf-status");
+    box.className = "banner error";
+    box.textContent = `Live vs shadow: ${err.code === "invalid_date_range" ? "the “From” date is after the “To” date." : err.message} `;
+    const retry = document.createElement("button");
+    retry.type = "button";
+    retry.textContent = "Retry";
+    retry.addEventListener("click", () => loadShortfall(state.generation, more));
+    box.append(retry);
+    box.hidden = false;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function wireShortfall() {
+  $("#sf-source").addEventListener("change", () => loadShortfall(state.generation));
+  $("#sf-more").addEventListener("click", () => loadShortfall(state.generation, true));
 }
 
 // ------------------------------------------------------------------------------ CSV
@@ -912,7 +1081,7 @@ async function start() {
     connectAuthEmulator(state.auth, config.auth_emulator_url, { disableWarnings: true });
     $("#emulator-note").hidden = false;
   }
-  wireSignIn(); wireFilters(); wireCalendar(); wireSettings();
+  wireSignIn(); wireFilters(); wireCalendar(); wireSettings(); wireShortfall();
   $("#more").addEventListener("click", () => loadHistory(false, state.generation));
   $("#export-trades").addEventListener("click", exportTrades);
   $("#copy-token").addEventListener("click", async () => {

@@ -1,10 +1,12 @@
-// Equity and drawdown as step charts (lightweight-charts): one point per trading day, the
-// value held until the next day's close. Numbers are converted for plotting only.
+// Equity and drawdown, and the live vs shadow tracking difference, as step charts
+// (lightweight-charts): one point per day, the value held until the next day's close.
+// Numbers are converted for plotting only; every figure shown as text is the API's string.
 
-import { BaselineSeries, createChart, LineSeries, LineType } from "lightweight-charts";
+import { BaselineSeries, createChart, LineSeries, LineStyle, LineType } from "lightweight-charts";
 import { formatDecimal } from "./money.js";
 
-let charts = [];
+/** The charts drawn, by section ("overview", "tracking"): each redraws only its own. */
+const drawn = new Map();
 
 const BASE = {
   autoSize: true,
@@ -16,13 +18,32 @@ const BASE = {
   handleScale: false,
 };
 
-export function clearCharts() {
-  for (const c of charts) c.remove();
-  charts = [];
+/** Remove one section's charts, or every chart without a section (at sign-out). */
+export function clearCharts(section) {
+  for (const name of section ? [section] : [...drawn.keys()]) {
+    for (const c of drawn.get(name) || []) c.remove();
+    drawn.delete(name);
+  }
+}
+
+/** A chart in `el` with one step line per series ({color, title, options, data: [{time,
+ * value}]}); a series of one or two points shows them as dots. Returns the chart and lines. */
+function stepChart(el, series) {
+  const chart = createChart(el, BASE);
+  const lines = series.map((s) => {
+    const line = chart.addSeries(LineSeries, {
+      lineType: LineType.WithSteps, color: s.color, lineWidth: 2, priceLineVisible: false,
+      pointMarkersVisible: s.data.length < 3, title: s.title || "", ...(s.options || {}),
+    });
+    line.setData(s.data);
+    return line;
+  });
+  chart.timeScale().fitContent();
+  return { chart, lines };
 }
 
 export function drawCharts(d) {
-  clearCharts();
+  clearCharts("overview");
   const curve = d.equity_curve || [];
   const eqEl = document.getElementById("equity-chart");
   const ddEl = document.getElementById("dd-chart");
@@ -34,12 +55,7 @@ export function drawCharts(d) {
     return;
   }
   eqEl.textContent = ""; ddEl.textContent = "";
-  const equity = createChart(eqEl, BASE);
-  const eqSeries = equity.addSeries(LineSeries, {
-    lineType: LineType.WithSteps, color: "#1f5fbf", lineWidth: 2, priceLineVisible: false,
-  });
-  eqSeries.setData(curve.map((p) => ({ time: p.date, value: Number(p.equity) })));
-  equity.timeScale().fitContent();
+  const { chart: equity } = stepChart(eqEl, [{ color: "#1f5fbf", data: curve.map((p) => ({ time: p.date, value: Number(p.equity) })) }]);
 
   const dd = createChart(ddEl, BASE);
   // shaded between 0 (at the peak) and the drawdown below it
@@ -51,11 +67,47 @@ export function drawCharts(d) {
   });
   ddSeries.setData(curve.map((p) => ({ time: p.date, value: -Number(p.drawdown) })));
   dd.timeScale().fitContent();
-  charts = [equity, dd];
+  drawn.set("overview", [equity, dd]);
 
   const first = curve[0], last = curve[curve.length - 1];
   document.getElementById("equity-summary").textContent =
     `From ${formatDecimal(d.starting_capital)} USD at the start of the window to ${formatDecimal(last.equity)} USD on ${last.date} (${curve.length} trading days since ${first.date}).`;
   document.getElementById("dd-summary").textContent =
     `Deepest drawdown ${formatDecimal(d.max_drawdown)} % below the running peak; ${formatDecimal(last.drawdown)} % on the last day.`;
+}
+
+/**
+ * The tracking difference of GET /trades/shortfall (`tracking[]`, decimal strings): per close
+ * day, cumulative live minus cumulative shadow realized P&L, with a zero line; and below it
+ * the two cumulative curves. The sentence under the charts quotes the API's strings.
+ */
+export function drawTracking(tracking, shadowSource) {
+  clearCharts("tracking");
+  const diffEl = document.getElementById("sf-chart");
+  const cumEl = document.getElementById("sf-cum-chart");
+  const summary = document.getElementById("sf-chart-summary");
+  if (!tracking.length) {
+    diffEl.textContent = `No closed live or ${shadowSource} trade in this selection: the tracking difference starts with the first close.`;
+    cumEl.textContent = "";
+    summary.textContent = "";
+    return;
+  }
+  diffEl.textContent = ""; cumEl.textContent = "";
+  const points = (key) => tracking.map((t) => ({ time: t.date, value: Number(t[key]) }));
+  // the scale keeps 0 in view: how far live is from the shadow source is read against it
+  const withZero = (original) => {
+    const r = original();
+    return r && { ...r, priceRange: { minValue: Math.min(0, r.priceRange.minValue), maxValue: Math.max(0, r.priceRange.maxValue) } };
+  };
+  const { chart: diff, lines: [line] } = stepChart(diffEl, [{ color: "#6b3fa0", data: points("tracking_difference"),
+    options: { autoscaleInfoProvider: withZero } }]);
+  line.createPriceLine({ price: 0, color: "#8a92a3", lineWidth: 1, lineStyle: LineStyle.Dashed, axisLabelVisible: false });
+  const { chart: cum } = stepChart(cumEl, [
+    { color: "#0b6b3a", title: "live", data: points("cumulative_live") },
+    { color: "#1f5fbf", title: shadowSource, data: points("cumulative_shadow"), options: { lineStyle: LineStyle.Dashed } },
+  ]);
+  drawn.set("tracking", [diff, cum]);
+  const last = tracking[tracking.length - 1];
+  summary.textContent = `On ${last.date}, after ${tracking.length} close day${tracking.length === 1 ? "" : "s"} since ${tracking[0].date}: `
+    + `cumulative live ${last.cumulative_live} USD, cumulative ${shadowSource} ${last.cumulative_shadow} USD, tracking difference ${last.tracking_difference} USD.`;
 }
