@@ -242,3 +242,20 @@ class TestShortfallCounters:
         again = (await client.get("/trades/shortfall", headers=auth())).json()
         assert again["summary"] == first["summary"] and first["summary"]["linked"] == 12
         assert await services.maintenance.verify("alice") == []
+
+    async def test_the_idle_shards_of_today_are_merged_by_a_read(self, client, auth, db, services, monkeypatch):
+        from backend.strategy_service.shortfall import service as shortfall_service
+        monkeypatch.setattr(shortfall_service, "IDLE_SHARD_SECONDS", 0.0)  # every shard counts as idle
+        await db.collection("users", "alice", "settings").document("profile").set({"aggregate_shards": 8}, merge=True)
+        now = datetime.now(timezone.utc) - timedelta(seconds=30)
+        for i in range(12):
+            body = {**backtest(f"n{i}"), "filled_at": now.isoformat()}
+            assert (await client.post("/trades/execute", json=body, headers=auth())).status_code == 201
+            real = {**live(f"n{i}", f"E-n{i}", "100.02"), "filled_at": (now + timedelta(seconds=1)).isoformat()}
+            assert (await client.post("/trades/execute", json=real, headers=auth())).status_code == 201
+        assert len(await counter_docs(db)) > 1
+        first = (await client.get("/trades/shortfall", headers=auth())).json()
+        merged = await counter_docs(db)
+        assert len(merged) == 1 and next(iter(merged)).endswith("~00"), merged
+        assert first["summary"]["linked"] == 12 and first["summary"]["mean_bps"] == "2.00"
+        assert await services.maintenance.verify("alice") == []

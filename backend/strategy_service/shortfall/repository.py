@@ -37,7 +37,7 @@ from ..core.aggregates import epoch_us
 from ..core.errors import StorageUnavailable
 from ..core.money import to_decimal, to_plain_str
 from ..core.shortfall import COUNTER_NAMES, ShortfallCounters, SignalFill, SignalShortfall, counters_of, signal_shortfall
-from ..performance.repository import AGG_SIGNALS, stable_hash
+from ..performance.repository import AGG_SIGNALS, idle_seconds, stable_hash
 from ..storage.client import USERS, Repository
 from ..trades.models import LIVE, Trade
 from ..users.models import Generation
@@ -242,18 +242,19 @@ class ShortfallRepository(Repository):
                 .order_by(FieldPath.document_id()))
 
     async def counters(self, uid: str, gen: int, first_day: date | None, last_day: date | None
-                       ) -> tuple[dict[tuple[str, str], ShortfallCounters], dict[str, list[str]]]:
+                       ) -> tuple[dict[tuple[str, str], ShortfallCounters], dict[str, dict[str, float]]]:
         """The shortfall counters of generation ``gen`` for the days ``[first_day,
         last_day]`` (None: unbounded), shards and partitions added: ``({(day, key):
-        counters}, {"{day}~{p}": [document ids]})``, the second for :meth:`compact`.
-        One query; its cost follows the days and pairs of the window, not the signals."""
+        counters}, {"{day}~{p}": {document id: idle seconds}})``, the second for
+        :meth:`compact` (idle: since the shard's last write, server clock). One query; its
+        cost follows the days and pairs of the window, not the signals."""
         first = f"{gen}~{first_day.isoformat()}~" if first_day else f"{gen}~"
         last = f"{gen}~{last_day.isoformat()}~" if last_day else f"{gen}~"
         out: dict[tuple[str, str], ShortfallCounters] = {}
-        ids: dict[str, list[str]] = {}
+        ids: dict[str, dict[str, float]] = {}
         async for snap in self._counter_range(uid, first, last).stream(retry=self.retry, timeout=self.timeout):
             _, day, part, _ = snap.id.split("~")
-            ids.setdefault(f"{day}~{part}", []).append(snap.id)
+            ids.setdefault(f"{day}~{part}", {})[snap.id] = idle_seconds(snap)
             for key, doc in ((snap.to_dict() or {}).get("c") or {}).items():
                 out.setdefault((day, key), ShortfallCounters()).add(ShortfallCounters.from_doc(doc))
         return {k: v for k, v in out.items() if not v.is_zero()}, ids

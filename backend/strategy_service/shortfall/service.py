@@ -15,7 +15,7 @@ from ..core.errors import StorageUnavailable
 from ..core.money import MONEY_CONTEXT, ZERO, localcontext, quantize_usd
 from ..core.shortfall import ShortfallCounters, ShortfallSummary, SignalShortfall, summary_of
 from ..performance.filters import TradeFilter
-from ..performance.service import PerformanceService
+from ..performance.service import IDLE_SHARD_SECONDS, ROLLUP_SECONDS, PerformanceService
 from ..trades.errors import InvalidCursor
 from ..users.service import UserService
 from .repository import ShortfallRepository
@@ -82,8 +82,8 @@ class ShortfallService:
         """The rows, summary, groups and tracking difference of ``flt``. The summary and the
         groups add the shortfall counters the fills maintain per strategy, symbol and day
         (bounded by the calendar, never the signals); the page reads ``limit`` signals;
-        the tracking reads the two dashboards. A read also merges the write shards of its
-        settled days (at most :data:`COMPACT_PER_READ`).
+        the tracking reads the two dashboards. A read also merges write shards it found
+        spread (:meth:`_compact`).
 
         Raises:
             InvalidCursor: ``cursor`` is no signal of this user.
@@ -105,17 +105,36 @@ class ShortfallService:
                 continue
             total.add(value)
             groups.setdefault((strategy_id, symbol, day), ShortfallCounters()).add(value)
-        today = datetime.now(timezone.utc).astimezone(tz).date().isoformat()
-        spread = [shards for where, shards in sorted(ids.items()) if len(shards) > 1 and where[:10] < today]
-        for shards in spread[:COMPACT_PER_READ]:  # settled days: one document each from now on
-            try:
-                await self.signals.compact(uid, shards)
-            except StorageUnavailable:  # best effort: the figures above are exact either way
-                log.info("merging the shortfall shards %s of %s lost to contention", shards, uid)
+        await self._compact(uid, ids, datetime.now(timezone.utc).astimezone(tz).date().isoformat())
         return ShortfallReport(items=page, next_cursor=page[-1][0] if len(page) == limit else None,
                                summary=summary_of(total),
                                groups={k: summary_of(v) for k, v in sorted(groups.items())},
                                tracking=await self._tracking(uid, flt))
+
+    async def _compact(self, uid: str, ids: dict[str, dict[str, float]], today: str) -> None:
+        """Merge the write shards a read found spread (``ids``: ``"{day}~{p}"`` -> id -> idle
+        seconds), at most :data:`COMPACT_PER_READ` merges: a settled day's all into one
+        document; today's (and a later day's) only those no fill has written for
+        ``IDLE_SHARD_SECONDS``, at most once per ``ROLLUP_SECONDS`` per document in this
+        process, as the trade aggregates do (docs/aggregates.md, "Compaction"). Best effort:
+        the figures do not depend on it, only what later reads fetch."""
+        done = 0
+        for where, shards in sorted(ids.items()):
+            if done >= COMPACT_PER_READ:
+                return
+            group = sorted(shards)
+            if where[:10] >= today:  # the current day: the idle shards only
+                group = [g for g in group if not g.endswith("~00") and shards[g] >= IDLE_SHARD_SECONDS]
+                if not group or not self.performance.aggregates.may_roll_up(uid, f"aggSignals/{where}",
+                                                                            ROLLUP_SECONDS):
+                    continue
+            elif len(group) < 2:
+                continue
+            try:
+                await self.signals.compact(uid, group)
+                done += 1
+            except StorageUnavailable:  # best effort: the figures are exact either way
+                log.info("merging the shortfall shards %s of %s lost to contention", group, uid)
 
     async def _tracking(self, uid: str, flt: ShortfallFilter) -> list[dict[str, Any]]:
         """Per close day: live and shadow realized P&L, cumulative, and live - shadow (USD)."""
