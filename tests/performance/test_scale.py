@@ -114,6 +114,25 @@ class TestStorageBudget:
         worst = max(_limits("aggSignals", doc_id, fields) for doc_id, fields in docs.items())
         assert worst[1] == 0 and worst[0] < 0.95 * budget.MAX_DOCUMENT_BYTES, worst
 
+    def test_one_execution_closing_many_positions_stays_under_the_commit_limits(self):
+        """A live close execution closes up to 100 positions in one batch (close_many): its
+        writes, merged per document, in a rebuild's dual state, stay under 500 transforms a
+        document whatever the count."""
+        from backend.strategy_service.performance.repository import merge_writes
+        from backend.strategy_service.trades.service import MAX_LIVE_CLOSE_POSITIONS
+
+        realizations = [_facts(i, date(2026, 11, 20), 1, 600) for i in range(MAX_LIVE_CLOSE_POSITIONS)]
+        writes = [w for f in realizations for gen in (3, 4) for w in close_writes(gen, f, 1)]
+        merged = merge_writes(writes)
+        assert len(merged) < len(writes)
+        for collection, doc_id, fields in merged:
+            assert budget.transform_count(fields) <= 30, (collection, doc_id, budget.transform_count(fields))
+        seq = [f for c, _, f in merged if c == "aggSeq"]
+        assert sum(len(f["t"]) for f in seq) == 2 * MAX_LIVE_CLOSE_POSITIONS  # every realization's entry kept
+        summaries = [f for c, _, f in merged if c == "aggSummary"]
+        assert [f["n"].value for f in summaries] == [MAX_LIVE_CLOSE_POSITIONS] * 2  # increments added
+        assert [f["pnl"].value for f in summaries] == [sum(f.pnl_cents for f in realizations)] * 2
+
     def test_one_close_stays_under_the_commit_limits(self):
         facts = _facts(1, date(2026, 11, 20), 1, 600)
         writes = close_writes(3, facts, 64) + close_writes(4, facts, 64)  # a rebuild's dual write

@@ -188,6 +188,47 @@ class TestLiveCloseConcurrency:
         assert all(t["status"] == "CLOSED" for t in trades) and len(trades) == 3  # 30 units, each once
         assert await services.maintenance.verify("alice") == []
 
+    async def test_an_execution_that_read_the_oldest_before_another_took_part_of_it_goes_on(
+            self, client, auth, services, monkeypatch):
+        for k in range(2):  # two positions of 10
+            assert (await client.post("/trades/execute", json=live(execution_id=f"Q-{k}", filled_at=(
+                T0 + timedelta(minutes=k)).isoformat()), headers=auth())).status_code == 201
+        repo = services.trades.trades
+        stale = await repo.oldest_open_live("alice", strategy_id="s1", symbol="NOQT", limit=100)
+        body = {"source": "live", "strategy_id": "s1", "symbol": "NOQT", "price": "101.00", "commission": "0",
+                "closed_at": (T0 + timedelta(hours=1)).isoformat()}
+        r = await client.post("/trades/close-shadow", json={**body, "quantity": "5", "execution_id": "R-1"},
+                              headers=auth())
+        assert r.status_code == 200
+        real = type(repo).oldest_open_live
+        calls = []
+
+        async def first_stale(self, *args, **kwargs):  # the second execution read before R-1
+            calls.append(1)
+            return stale if len(calls) == 1 else await real(self, *args, **kwargs)
+
+        monkeypatch.setattr(type(repo), "oldest_open_live", first_stale)
+        r = await client.post("/trades/close-shadow", json={**body, "quantity": "8", "execution_id": "R-2"},
+                              headers=auth())
+        assert r.status_code == 200, r.text  # 5 of the oldest, 3 of the next, as in order
+        assert r.json()["open_quantity"] == "7.000000" and len(calls) == 2
+        assert await services.maintenance.verify("alice") == []
+
+    async def test_an_execution_id_recorded_on_another_trade_answers_that_trade(self, client, auth):
+        ids = [(await client.post("/trades/execute", json=live(execution_id=f"S-{k}", filled_at=(
+            T0 + timedelta(minutes=k)).isoformat()), headers=auth())).json()["id"] for k in range(2)]
+        body = {"source": "live", "price": "101.00", "commission": "0.35",
+                "closed_at": (T0 + timedelta(hours=1)).isoformat(), "execution_id": "T-1"}
+        first = await client.post("/trades/close-shadow", json={**body, "shadow_id": ids[0]}, headers=auth())
+        assert first.status_code == 200 and first.json()["status"] == "CLOSED"
+        same = await client.post("/trades/close-shadow", json={**body, "shadow_id": ids[1]}, headers=auth())
+        assert same.status_code == 200 and same.json()["id"] == ids[0]  # the execution's own answer
+        other = await client.post("/trades/close-shadow", json={**body, "shadow_id": ids[1], "price": "99"},
+                                  headers=auth())
+        assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+        still = (await client.get(f"/trades/shadow/{ids[1]}", headers=auth())).json()
+        assert still["status"] == "OPEN"
+
     async def test_a_signal_holds_a_bounded_number_of_fills(self, client, auth, monkeypatch):
         from backend.strategy_service.trades import service as trades_service
         monkeypatch.setattr(trades_service, "MAX_SIGNAL_FILLS", 2)

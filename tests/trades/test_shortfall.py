@@ -259,3 +259,16 @@ class TestShortfallCounters:
         assert len(merged) == 1 and next(iter(merged)).endswith("~00"), merged
         assert first["summary"]["linked"] == 12 and first["summary"]["mean_bps"] == "2.00"
         assert await services.maintenance.verify("alice") == []
+
+    async def test_marks_only_go_up_so_overlapping_rebuilds_count_a_signal_once(self, client, auth, services):
+        from backend.strategy_service.users.models import Generation
+        assert (await client.post("/trades/execute", json=backtest("o"), headers=auth())).status_code == 201
+        assert (await client.post("/trades/execute", json=live("o", "E-o", "100.05"), headers=auth())).status_code == 201
+        repo = services.shortfall.signals
+        zone = ZoneInfo("America/New_York")
+        live_gen, older, newer = Generation(0, zone), Generation(1, zone, "building"), Generation(2, zone, "building")
+        assert await repo.count_into("alice", newer, live_gen) == 1
+        assert await repo.count_into("alice", older, live_gen) == 0  # an older rebuild leaves it alone
+        assert await repo.count_into("alice", newer, live_gen) == 0
+        counters = await repo.generation_counters("alice", 2)
+        assert [c.linked for c in counters.values()] == [1]

@@ -194,6 +194,46 @@ def close_writes(gen: int, facts: TradeFacts, shards: int) -> list[tuple[str, st
     return writes
 
 
+def _merge_fields(into: dict[str, Any], fields: Mapping[str, Any]) -> None:
+    for key, value in fields.items():
+        old = into.get(key)
+        if old is None:
+            into[key] = _merge_fields_copy(value)
+        elif isinstance(old, dict) and isinstance(value, Mapping):
+            _merge_fields(old, value)
+        elif type(old) is type(value) and isinstance(value, firestore.Increment):
+            into[key] = firestore.Increment(old.value + value.value)
+        elif type(old) is type(value) and isinstance(value, firestore.Maximum):
+            into[key] = firestore.Maximum(max(old.value, value.value))
+        elif type(old) is type(value) and isinstance(value, firestore.Minimum):
+            into[key] = firestore.Minimum(min(old.value, value.value))
+        else:
+            raise ValueError(f"two writes set {key!r} differently: {old!r} and {value!r}")
+
+
+def _merge_fields_copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        _merge_fields(out, value)
+        return out
+    return value
+
+
+def merge_writes(writes: Iterable[tuple[str, str, dict[str, Any]]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """The writes of several closes in one batch, one per document: increments added,
+    maxima and minima folded, map entries gathered (``(collection, document id,
+    fields)``). So a batch's transforms per document follow its distinct keys, not how
+    many closes it holds (Firestore allows 500 per document per commit).
+
+    Raises:
+        ValueError: two writes give one plain field different values.
+    """
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for collection, doc_id, fields in writes:
+        _merge_fields(out.setdefault((collection, doc_id), {}), fields)
+    return [(collection, doc_id, fields) for (collection, doc_id), fields in out.items()]
+
+
 def snapshot_documents(gen: int, facts: Iterable[TradeFacts], *,
                        settled_before: date | None = None) -> dict[tuple[str, str], dict[str, Any]]:
     """The documents of generation ``gen`` for a set of closed trades, as plain values (a
@@ -568,4 +608,5 @@ class AggregateRepository(Repository):
         return len(refs)
 
 
-__all__ = ["AggregateRepository", "Checkpoint", "ShardPolicy", "close_writes", "idle_seconds", "snapshot_documents"]
+__all__ = ["AggregateRepository", "Checkpoint", "ShardPolicy", "close_writes", "idle_seconds", "merge_writes",
+           "snapshot_documents"]

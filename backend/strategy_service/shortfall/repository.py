@@ -22,7 +22,7 @@ window, never the signals themselves, for its summary and groups.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -179,7 +179,9 @@ def stage_signal(client: Any, batch: Any, trade: Trade, stored: StoredSignal | N
     head = {"strategy_id": trade.strategy_id, "signal_id": trade.client["signal_id"], "symbol": trade.symbol,
             "side": trade.side}
     target = rebuild if rebuild is not None and rebuild.state in ("building", "dual") else None
-    agg_gen = target.number if target is not None else live.number
+    # never lowered: a newer rebuild's mark stays (an older one's fill counts into a doomed generation)
+    agg_gen = max(target.number if target is not None else live.number,
+                  int(before.get("agg_gen", -1)) if before else -1)
     after.update(head, seen_us=seen, agg_gen=agg_gen)
     ref = client.collection(USERS, trade.uid, SIGNALS).document(signal_id_of(trade.strategy_id, head["signal_id"]))
     if stored is None:
@@ -296,7 +298,8 @@ class ShortfallRepository(Repository):
         return [(snap.id, snap.to_dict() or {}) async for snap in
                 self.client.collection(USERS, uid, SIGNALS).stream(retry=self.retry, timeout=self.timeout)]
 
-    async def count_into(self, uid: str, target: Generation, live: Generation) -> int:
+    async def count_into(self, uid: str, target: Generation, live: Generation,
+                         still: Callable[[], Awaitable[bool]] | None = None) -> int:
         """Count every signal not yet in generation ``target`` into it (a rebuild, O(signals)):
         in batches of :data:`REBUILD_BATCH`, each signal's ``agg_gen`` set to ``target``
         under its ``last_update_time`` precondition with its counters in ``target`` (a
@@ -305,15 +308,22 @@ class ShortfallRepository(Repository):
         one by one; a fill that already counted a signal in ``target`` is skipped. So each
         signal counts once.
 
+        Marks only go up: a signal a newer rebuild marked is left alone. ``still``, when
+        given, is asked before each page whether this rebuild still runs (another may have
+        replaced it); when it answers False the count stops.
+
         Returns:
             How many signals were counted.
 
         Raises:
-            StorageUnavailable: fills kept changing one signal through every attempt.
+            StorageUnavailable: fills kept changing one signal through every attempt, or
+                ``still`` said the rebuild was replaced.
         """
         col = self.client.collection(USERS, uid, SIGNALS)
         counted, after = 0, None
         while True:
+            if still is not None and not await still():
+                raise StorageUnavailable("A newer rebuild replaced this one; it goes on instead.")
             query = col.order_by(FieldPath.document_id()).limit(REBUILD_BATCH)
             if after is not None:
                 query = query.start_after({FieldPath.document_id(): after})
@@ -323,14 +333,14 @@ class ShortfallRepository(Repository):
             after = col.document(snaps[-1].id)
             page = [(s.reference, s.to_dict() or {}, s.update_time) for s in snaps]
             if await self._count_batch(uid, page, target, live):
-                counted += sum(1 for _, doc, _ in page if doc.get("agg_gen") != target.number)
+                counted += sum(1 for _, doc, _ in page if doc and int(doc.get("agg_gen", -1)) < target.number)
                 continue
             for ref, _, _ in page:  # a fill raced the batch: one signal at a time, each re-read
                 for _ in range(REBUILD_ATTEMPTS):
                     [(doc, version)] = await self.storage.get_many([ref])
                     one = [(ref, doc or {}, version)]
                     if await self._count_batch(uid, one, target, live):
-                        counted += 1 if doc and doc.get("agg_gen") != target.number else 0
+                        counted += 1 if doc and int(doc.get("agg_gen", -1)) < target.number else 0
                         break
                 else:
                     raise StorageUnavailable(f"Fills kept changing signal {ref.id} during the rebuild; run it again.")
@@ -339,7 +349,8 @@ class ShortfallRepository(Repository):
                            live: Generation) -> bool:
         """Commit the counting of ``items`` (reference, fields, version) not yet in
         ``target``; False when a precondition failed (nothing written)."""
-        items = [i for i in items if i[1] and i[1].get("agg_gen") != target.number]
+        # a signal marked by this rebuild (or a newer one: marks only go up) is counted
+        items = [i for i in items if i[1] and int(i[1].get("agg_gen", -1)) < target.number]
         if not items:
             return True
         batch = self.client.batch()

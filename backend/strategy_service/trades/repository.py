@@ -26,7 +26,7 @@ from ..core.errors import StorageRejected
 from ..core.exits import thresholds
 from ..core.money import cents_of, to_decimal, to_plain_str
 from ..core.pnl import BUY
-from ..performance.repository import AggregateRepository, ShardPolicy, stable_hash
+from ..performance.repository import AggregateRepository, ShardPolicy, merge_writes, stable_hash
 from ..quotes.models import Quote
 from ..quotes.repository import LIVE_QUOTES, quote_of
 from ..shortfall.repository import SIGNALS, SignalRaced, StoredSignal, signal_id_of, stage_signal
@@ -309,10 +309,9 @@ class TradeRepository(Repository):
         """
         return (await self.close_many([(closed, writes, freed_notional)], execution=execution) or [None])[0]
 
-    def _stage_close(self, batch: Any, closed: Trade, writes: list[tuple[str, str, dict[str, Any]]],
-                     freed_notional: Decimal) -> Any:
-        """Add one trade's close to ``batch``: its update under its precondition, the freed
-        open notional (not for a live trade), its aggregate writes. Returns its reference."""
+    def _stage_trade_close(self, batch: Any, closed: Trade) -> Any:
+        """Add one trade's close (its update under its precondition) to ``batch``; returns
+        its reference."""
         if closed.is_open:  # a partial close: the rest keeps its exits and trigger
             fields = {name: _encode(getattr(closed, name)) for name in _PARTIAL_FIELDS}
         else:
@@ -321,9 +320,6 @@ class TradeRepository(Repository):
             fields[TRIGGER] = firestore.DELETE_FIELD  # no trigger query finds a closed trade
         ref = self._ref(closed.uid, closed.shadow_id)
         batch.update(ref, fields, option=self.client.write_option(last_update_time=closed.version))
-        if closed.source != LIVE:
-            batch.set(self._open_shard(closed), {"cents": firestore.Increment(-cents_of(freed_notional))}, merge=True)
-        self.aggregates.stage_close(batch, closed.uid, writes)
         return ref
 
     async def close_many(self, closes: list[tuple[Trade, list[tuple[str, str, dict[str, Any]]], Decimal]], *,
@@ -342,7 +338,16 @@ class TradeRepository(Repository):
                 held).
         """
         batch = self.client.batch()
-        refs = [self._stage_close(batch, closed, writes, freed) for closed, writes, freed in closes]
+        # the trades first (their results are the first ones), then one write per document
+        refs = [self._stage_trade_close(batch, closed) for closed, _, _ in closes]
+        freed: dict[int, int] = {}
+        for closed, _, notional in closes:
+            if closed.source != LIVE:
+                k = stable_hash(closed.shadow_id) % OPEN_NOTIONAL_SHARDS
+                freed[k] = freed.get(k, 0) - cents_of(notional)
+        for k, cents in sorted(freed.items()):
+            batch.set(self._open_ref(closes[0][0].uid, k), {"cents": firestore.Increment(cents)}, merge=True)
+        self.aggregates.stage_close(batch, closes[0][0].uid, merge_writes(w for _, writes, _ in closes for w in writes))
         if execution is not None:  # a live close execution is recorded once: a re-send finds it
             execution_id, marker = execution
             batch.create(self.client.collection(USERS, closes[0][0].uid, LIVE_EXECUTIONS).document(execution_id),
@@ -362,7 +367,7 @@ class TradeRepository(Repository):
                 # a retried commit whose first attempt did apply (it answered an error): ours
                 return [trade_of(doc or {}, version) for doc, version in found]
             return None
-        return [replace(closed, version=result.update_time) for (closed, _, _), result in zip(closes, results)]
+        return [replace(closed, version=results[k].update_time) for k, (closed, _, _) in enumerate(closes)]
 
     async def updated_since(self, uid: str, *, since: datetime) -> list[Trade]:
         """The user's trades written at or after ``since`` (closed, partially closed or

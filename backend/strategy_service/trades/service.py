@@ -552,10 +552,14 @@ class TradeService:
                                                idempotency_key=idempotency_key, signal_id=signal_id)
             execution = None
             if execution_id:  # created in the batch: a concurrent re-send of the execution fails whole
-                execution = (execution_id, {"trade_id": shadow_id, "closed_at": now,
+                execution = (execution_id, {"trade_id": shadow_id, "trade_ids": [shadow_id], "closed_at": now,
                                             "request_hash": close_fingerprint(price, closed_at, commission, quantity)})
-            stored = await self.trades.close(after, writes=writes, freed_notional=after.exits[-1].notional,
-                                             execution=execution)
+            try:
+                stored = await self.trades.close(after, writes=writes, freed_notional=after.exits[-1].notional,
+                                                 execution=execution)
+            except ExecutionAlreadyRecorded:  # this execution closed a position already: its answer
+                return await self._recorded_execution(uid, str(execution_id), execution[1]["request_hash"]
+                                                      if execution else "")
             if stored is not None:
                 return stored
         raise TradeBusy(f"Shadow trade {shadow_id} kept changing while closing; retry.", headers={"Retry-After": "1"})
@@ -616,12 +620,8 @@ class TradeService:
         check_close_quantity(quantity)
         fingerprint = close_fingerprint(price, closed_at, commission, quantity)
         for _ in range(CLOSE_ATTEMPTS):
-            marker = await self.trades.live_execution(uid, execution_id)
-            if marker is not None:
-                if marker.get("request_hash") not in (None, fingerprint):
-                    raise IdempotencyKeyReused("This execution_id already closed a position with another price, "
-                                               "time, commission or quantity.")
-                return await self.get(uid, marker["trade_id"])
+            if await self.trades.live_execution(uid, execution_id) is not None:
+                return await self._recorded_execution(uid, execution_id, fingerprint)
             positions = await self.trades.oldest_open_live(uid, strategy_id=strategy_id, symbol=symbol,
                                                            limit=MAX_LIVE_CLOSE_POSITIONS)
             if not positions:
@@ -639,12 +639,27 @@ class TradeService:
                                           closed_at=closed_at, commission=commission, quantity=quantity,
                                           idempotency_key=execution_id, execution_id=execution_id,
                                           signal_id=signal_id)
-            except ExecutionAlreadyRecorded:
-                continue  # a concurrent re-send recorded it: its marker answers
+            except CloseQuantityExceedsOpen:
+                continue  # another execution took part of the oldest since it was read: read again
             if any(e.idempotency_key == execution_id for e in closed.exits):
                 return closed
             # another execution closed this position first: the next oldest one is ours
         raise TradeBusy("Live positions kept changing while closing; retry.", headers={"Retry-After": "1"})
+
+    async def _recorded_execution(self, uid: str, execution_id: str, fingerprint: str) -> Trade:
+        """The answer to a live close execution already recorded: the (last) trade it closed.
+
+        Raises:
+            IdempotencyKeyReused: it was recorded with another price, time, commission or
+                quantity. TradeBusy: its marker is not readable yet.
+        """
+        marker = await self.trades.live_execution(uid, execution_id)
+        if marker is None:
+            raise TradeBusy("This execution is being recorded; retry.", headers={"Retry-After": "1"})
+        if marker.get("request_hash") not in (None, fingerprint):
+            raise IdempotencyKeyReused("This execution_id already closed a position with another price, "
+                                       "time, commission or quantity.")
+        return await self.get(uid, marker["trade_id"])
 
     async def _close_live_positions(self, uid: str, positions: list[Trade], *, quantity: Decimal,
                                     price: Decimal | None, closed_at: datetime | None, commission: Decimal | None,
@@ -692,8 +707,8 @@ class TradeService:
         try:
             written = await self.trades.close_many([(after, writes, after.exits[-1].notional)
                                                     for after, writes in staged], execution=(execution_id, marker))
-        except ExecutionAlreadyRecorded:
-            return None  # a concurrent re-send recorded it: the next attempt finds its marker
+        except ExecutionAlreadyRecorded:  # a concurrent re-send recorded it: its answer
+            return await self._recorded_execution(uid, execution_id, fingerprint)
         return written[-1] if written else None
 
     async def update_exits(self, uid: str, shadow_id: str, changes: dict[str, Decimal | None]) -> Trade:
