@@ -78,6 +78,16 @@ class TestShortfall:
         bad = await client.get("/trades/shortfall", params={"cursor": "s1|nope"}, headers=auth())
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_cursor"
 
+    async def test_a_live_fill_for_another_users_signal_is_a_signal_of_its_own_user(self, client, auth, services):
+        assert (await client.post("/trades/execute", json=backtest("x"), headers=auth())).status_code == 201
+        r = await client.post("/trades/execute", json=live("x", "E-bob", "100.05"), headers=auth("bob"))
+        assert r.status_code == 201  # bob's own signal "x": never linked to alice's
+        alice = (await client.get("/trades/shortfall", headers=auth())).json()["summary"]
+        bob = (await client.get("/trades/shortfall", headers=auth("bob"))).json()["summary"]
+        assert (alice["signals"], alice["linked"], alice["live_only"]) == (1, 0, 0)
+        assert (bob["signals"], bob["linked"], bob["live_only"]) == (0, 0, 1)
+        assert await services.maintenance.verify("alice") == [] and await services.maintenance.verify("bob") == []
+
     async def test_the_tracking_difference(self, client, auth, services):
         post = lambda path, body: client.post(path, json=body, headers=auth())  # noqa: E731
         shadow = (await post("/trades/execute", backtest("t"))).json()
