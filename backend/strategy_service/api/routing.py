@@ -93,6 +93,10 @@ class RequestContextMiddleware:
         self.app = app
         self.max_body_bytes = max_body_bytes
 
+    def too_large(self) -> JSONResponse:
+        """The 413 answer (built when needed: it carries the request id)."""
+        return error_response(PayloadTooLarge(f"The body is larger than {self.max_body_bytes} bytes."))
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -112,10 +116,9 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            too_large = error_response(PayloadTooLarge(f"The body is larger than {self.max_body_bytes} bytes."))
             length = headers.get("content-length")
             if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-                await too_large(scope, receive, send_with_id)
+                await self.too_large()(scope, receive, send_with_id)
                 return
             if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
                 chunks, size, more = [], 0, True
@@ -127,7 +130,7 @@ class RequestContextMiddleware:
                     size += len(chunks[-1])
                     more = message.get("more_body", False)
                     if size > self.max_body_bytes:
-                        await too_large(scope, receive, send_with_id)
+                        await self.too_large()(scope, receive, send_with_id)
                         return
                 body, replayed = b"".join(chunks), False
 
