@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from backend.strategy_service.auth.emulator import make_emulator_token
 
@@ -100,7 +101,13 @@ class Service:
         return {"Authorization": f"Bearer {user['token']}"}
 
     def call(self, method: str, path: str, user: dict[str, str], **kw: Any) -> Any:
-        r = self.http.request(method, path, headers=self.as_user(user), **kw)
+        """One API call as ``user``, checked; a 503 (nothing written, retry: the API's
+        contract) is retried as a client would, for up to 60 s. The emulator answers one
+        when a transaction of the previous module's service, stopped mid-request, still
+        holds its locks."""
+        retrying = Retrying(retry=retry_if_result(lambda r: r.status_code == 503), wait=wait_fixed(1),
+                            stop=stop_after_delay(60), retry_error_callback=lambda state: state.outcome.result())
+        r = retrying(self.http.request, method, path, headers=self.as_user(user), **kw)
         assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text}"
         return json.loads(r.text, parse_float=str, parse_int=str)
 
