@@ -397,3 +397,21 @@ class TestOpenNotionalReconciled:
         assert result["open_notional_cents"] == 300_000  # 3 x 1,000.00 USD
         assert await services.maintenance.verify("alice") == []
         assert (await services.maintenance.rebuild("alice"))["open_notional_cents"] == 0
+
+
+class TestAbandonedGenerations:
+    async def test_a_rebuild_deletes_a_half_built_generation_a_time_zone_change_replaced(self, client, auth, db,
+                                                                                         services):
+        from backend.strategy_service.users.service import generation_doc
+        from zoneinfo import ZoneInfo
+        settings = user_ref(db, "alice", "settings", "profile")
+        # a rebuild to generation 1 stopped halfway, then a time-zone change asked for generation 2
+        await user_ref(db, "alice", "aggSummary", "1~00").set({"n": 5})
+        await user_ref(db, "alice", "aggSignals", "1~2026-11-20~3~00").set({"c": {"s1|AAPL": {"s": 1}}})
+        await settings.set({"timezone": "Asia/Tokyo", "rebuild": generation_doc(2, ZoneInfo("Asia/Tokyo"), "pending")},
+                           merge=True)
+        result = await services.maintenance.rebuild("alice")
+        assert result["generation"] == 2
+        for collection in ("aggSummary", "aggSignals"):
+            assert not [i for i in await user_docs(db, "alice", collection) if i.startswith("1~")], collection
+        assert await services.maintenance.verify("alice") == []

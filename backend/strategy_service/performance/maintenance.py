@@ -199,19 +199,22 @@ class Maintenance:
             settings = await self.users_service.get(uid)
             old, pending = settings.aggregates, settings.rebuild
             zone = settings.timezone
-            stale = None
             if pending is not None and pending.state == "pending":  # asked for by a time-zone change
                 new = pending.number
             else:
                 new = max(old.number, pending.number if pending else 0) + 1
-                stale = pending.number if pending is not None else None  # an earlier rebuild did not finish
+            # generations between the live one and this one belong to earlier rebuilds that
+            # did not finish (one replaced by a time-zone change's "pending" marker included)
+            stale = list(range(old.number + 1, new))
             started = generation_doc(new, zone, "building")
             await self.users.set_generations(uid, aggregates=None, rebuild=started)
-            if stale is not None:
-                # closes that read its "dual" marker may still be writing it: let them finish,
-                # then drop it; the catch-ups below also take the closes recorded into it
+            if stale:
+                # closes and fills that read their markers may still be writing them: let them
+                # finish, then drop them; the catch-ups below also take the closes recorded
+                # into them
                 await asyncio.sleep(self.grace_seconds)
-                await self.aggregates.delete_generation(uid, stale)
+                for number in stale:
+                    await self.aggregates.delete_generation(uid, number)
             seen: set[str] = set()
             facts = []
             async for trade in self.trades.stream(uid):
