@@ -113,10 +113,10 @@ class ShortfallService:
 
     async def _compact(self, uid: str, ids: dict[str, dict[str, float]], today: str) -> None:
         """Merge the write shards a read found spread (``ids``: ``"{day}~{p}"`` -> id -> idle
-        seconds), at most :data:`COMPACT_PER_READ` merges: a settled day's all into one
-        document; today's (and a later day's) only those no fill has written for
-        ``IDLE_SHARD_SECONDS``, at most once per ``ROLLUP_SECONDS`` per document in this
-        process, as the trade aggregates do (docs/aggregates.md, "Compaction"). Best effort:
+        seconds), at most :data:`COMPACT_PER_READ` merges, each document at most once per
+        ``ROLLUP_SECONDS`` in this process: a settled day's all into one document; today's
+        (and a later day's) only those no fill has written for ``IDLE_SHARD_SECONDS``, as
+        the trade aggregates do (docs/aggregates.md, "Compaction"). Best effort:
         the figures do not depend on it, only what later reads fetch."""
         done = 0
         for where, shards in sorted(ids.items()):
@@ -125,10 +125,11 @@ class ShortfallService:
             group = sorted(shards)
             if where[:10] >= today:  # the current day: the idle shards only
                 group = [g for g in group if not g.endswith("~00") and shards[g] >= IDLE_SHARD_SECONDS]
-                if not group or not self.performance.aggregates.may_roll_up(uid, f"aggSignals/{where}",
-                                                                            ROLLUP_SECONDS):
-                    continue
-            elif len(group) < 2:
+            if not group or (where[:10] < today and len(group) < 2):
+                continue
+            # one merge of a document at a time in this process: two concurrent reads
+            # merging the same shards would only contend
+            if not self.performance.aggregates.may_roll_up(uid, f"aggSignals/{where}", ROLLUP_SECONDS):
                 continue
             try:
                 await self.signals.compact(uid, group)
