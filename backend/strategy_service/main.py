@@ -68,7 +68,7 @@ def build_services(storage: Storage, settings: Settings) -> Services:
         performance=performance_service,
         maintenance=maintenance,
         strategies=strategy_service,
-        shortfall=ShortfallService(signal_repo, user_service, performance_service),
+        shortfall=ShortfallService(signal_repo, user_service, performance_service, aggregate_repo),
     )
 
 

@@ -254,8 +254,8 @@ class TestShortfallCounters:
         assert await services.maintenance.verify("alice") == []
 
     async def test_the_idle_shards_of_today_are_merged_by_a_read(self, client, auth, db, services, monkeypatch):
-        from backend.strategy_service.shortfall import service as shortfall_service
-        monkeypatch.setattr(shortfall_service, "IDLE_SHARD_SECONDS", 0.0)  # every shard counts as idle
+        from backend.strategy_service.performance import service as performance_service
+        monkeypatch.setattr(performance_service, "IDLE_SHARD_SECONDS", 0.0)  # every shard counts as idle
         await db.collection("users", "alice", "settings").document("profile").set({"aggregate_shards": 8}, merge=True)
         now = datetime.now(timezone.utc) - timedelta(seconds=30)
         for i in range(12):
@@ -280,5 +280,20 @@ class TestShortfallCounters:
         assert await repo.count_into("alice", newer, live_gen) == 1
         assert await repo.count_into("alice", older, live_gen) == 0  # an older rebuild leaves it alone
         assert await repo.count_into("alice", newer, live_gen) == 0
-        counters = await repo.generation_counters("alice", 2)
+        counters, _ = await repo.counters("alice", 2, None, None)
         assert [c.linked for c in counters.values()] == [1]
+
+    async def test_verify_merges_a_past_months_counter_shards_and_keeps_their_figures(self, client, auth, db, services):
+        await db.collection("users", "alice", "settings").document("profile").set({"aggregate_shards": 8}, merge=True)
+        past = (T0 - timedelta(days=45)).isoformat()
+        for i in range(12):
+            body = {**backtest(f"p{i}"), "filled_at": past}
+            assert (await client.post("/trades/execute", json=body, headers=auth())).status_code == 201
+            real = {**live(f"p{i}", f"E-p{i}", "100.03"), "filled_at": past}
+            assert (await client.post("/trades/execute", json=real, headers=auth())).status_code == 201
+        assert len(await counter_docs(db)) > 1
+        assert await services.maintenance.verify("alice") == []  # merges the settled shards...
+        assert len(await counter_docs(db)) == 1
+        assert await services.maintenance.verify("alice") == []  # ...into the same figures
+        summary = (await client.get("/trades/shortfall", headers=auth())).json()["summary"]
+        assert (summary["linked"], summary["mean_bps"]) == (12, "3.00")

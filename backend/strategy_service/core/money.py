@@ -145,6 +145,15 @@ def cents_of(usd: Decimal) -> int:
     return int(scaled)
 
 
+def pro_rata_share(whole: Decimal, before: Decimal, part: Decimal, total: Decimal) -> Decimal:
+    """The share of a USD amount ``whole`` that ``part`` units take after ``before`` units
+    of ``total`` took theirs, cumulatively pro rata to the cent (half up):
+    ``q(whole x (before + part) / total) - q(whole x before / total)``. The shares of
+    parts that add up to ``total`` add up to ``q(whole)`` exactly and never exceed it."""
+    with localcontext(MONEY_CONTEXT):
+        return quantize_usd(whole * (before + part) / total) - quantize_usd(whole * before / total)
+
+
 def usd_from_cents(cents: int) -> Decimal:
     """USD of an integer number of cents (``1234`` -> ``Decimal("12.34")``), exact."""
     with localcontext(MONEY_CONTEXT):

@@ -39,10 +39,9 @@ from .money import (
     cents_of,
     usd_from_cents,
 )
+from .costs import BPS
 from .pnl import BUY, average_price, normalize_side
 
-#: Basis points per 1.
-BPS = Decimal(10_000)
 #: Basis points are kept to 0.01 bps, half up.
 BPS_QUANTUM = Decimal("0.01")
 TWO = Decimal(2)
@@ -357,3 +356,14 @@ def summary_of(counters: ShortfallCounters) -> ShortfallSummary:
                             total_usd=quantize_usd(usd_from_cents(counters.usd)),
                             shadow_commission=quantize_usd(usd_from_cents(counters.shadow_fee)),
                             live_commission=quantize_usd(usd_from_cents(counters.live_fee)))
+
+
+def merge_counter_docs(docs: Iterable[Mapping[str, object]]) -> dict[str, object]:
+    """One stored counters document (``{"c": {strategy|symbol: counters}}``) holding the
+    sum of the documents ``docs`` (write shards of one day's partition); keys whose sum is
+    zero are dropped."""
+    merged: dict[str, ShortfallCounters] = {}
+    for doc in docs:
+        for key, counters in dict(doc.get("c") or {}).items():  # type: ignore[call-overload]
+            merged.setdefault(key, ShortfallCounters()).add(ShortfallCounters.from_doc(counters))
+    return {"c": {k: v.to_doc() for k, v in sorted(merged.items()) if not v.is_zero()}}

@@ -39,17 +39,17 @@ from typing import Any
 from ..core.aggregates import GROUP_COUNTERS, SUMMARY_COUNTERS, CellStats, ClosedTrade, TradeFacts
 from ..core.dashboard import Basis, Dashboard, compute_dashboard
 from ..core.errors import StorageUnavailable
-from ..core.money import ZERO, cents_of
+from ..core.money import ZERO
 from ..core.shadow import compute_shadow_metrics
 from ..core.shortfall import ShortfallCounters
-from ..shortfall.repository import ShortfallRepository, fill_record, fills_of, place_of
-from ..trades.models import LIVE, Trade
+from ..shortfall.repository import ShortfallRepository, counters_of_documents, fill_record, fills_of, place_of
+from ..trades.models import Trade, open_notional_cents
 from ..trades.repository import TradeRepository
 from ..users.models import Generation, UserSettings
 from ..users.repository import UserRepository
 from ..users.service import UserService, generation_doc
 from .filters import TradeFilter
-from .repository import AGG_CELLS, AGG_DAYS, AGG_GROUPS, AGG_SEQ, AGG_SUMMARY, CHUNK, MONTH_CHUNK, AggregateRepository, close_writes, snapshot_documents
+from .repository import AGG_CELLS, AGG_DAYS, AGG_GROUPS, AGG_SEQ, AGG_SIGNALS, AGG_SUMMARY, CHUNK, MONTH_CHUNK, AggregateRepository, close_writes, snapshot_documents
 from .service import PerformanceService, compact_spread
 
 log = logging.getLogger(__name__)
@@ -144,8 +144,8 @@ class Maintenance:
     """
 
     def __init__(self, aggregates: AggregateRepository, trades: TradeRepository, users: UserRepository,
-                 users_service: UserService, performance: PerformanceService, *, grace_seconds: float = 30.0,
-                 signals: ShortfallRepository | None = None) -> None:
+                 users_service: UserService, performance: PerformanceService, *, signals: ShortfallRepository,
+                 grace_seconds: float = 30.0) -> None:
         self.aggregates = aggregates
         self.trades = trades
         self.users = users
@@ -225,15 +225,15 @@ class Maintenance:
             written = await self.aggregates.write_documents(uid, snapshot_documents(new, facts, settled_before=today))
             target = Generation(new, zone, "building")
             still = self._still_rebuilding(uid, new)
-            signals = await self.signals.count_into(uid, target, old, still) if self.signals is not None else 0
+            signals = await self.signals.count_into(uid, target, old, still)
             if not await self.users.set_generations(uid, aggregates=None, rebuild={**started, "state": "dual"},
                                                     expected_rebuild=new):
                 raise StorageUnavailable("A newer rebuild replaced this one; it goes on instead.")
             await asyncio.sleep(self.grace_seconds)
             since = started["started_at"] - timedelta(seconds=self.grace_seconds)
             caught = await self._catch_up(uid, new, zone, since, seen)
-            if self.signals is not None:  # the signals old settings' fills created during the first count
-                signals += await self.signals.count_into(uid, target, old, still)
+            # the signals old settings' fills created during the first count
+            signals += await self.signals.count_into(uid, target, old, still)
             switched = await self.users.set_generations(uid, aggregates=generation_doc(new, zone), rebuild=None,
                                                         expected_rebuild=new)
             if not switched:
@@ -300,12 +300,10 @@ class Maintenance:
         rec = await self.recompute(uid, settings, fills=expected_fills)
         gen = settings.aggregates.number
         out: list[str] = []
-        if self.signals is not None:
-            await self._verify_signals(uid, settings, expected_fills, out)
-        open_cents = sum(cents_of(t.unallocated("notional")) for t in await self.trades.open_trades(uid)
-                         if t.source != LIVE)  # live positions are outside the limits
-        _diff("open notional cents", await self.trades.open_notional(uid), open_cents, out)
+        _diff("open notional cents", await self.trades.open_notional(uid),
+              open_notional_cents(await self.trades.open_trades(uid)), out)
         documents = await self.aggregates.generation_documents(uid, gen)
+        await self._verify_signals(uid, settings, expected_fills, documents, out)
         stored = logical(documents)
         expected = logical(snapshot_documents(gen, rec.facts))
         for kind in expected:
@@ -348,14 +346,16 @@ class Maintenance:
 
 
     async def _verify_signals(self, uid: str, settings: UserSettings,
-                              expected_fills: dict[tuple[str, str, str], dict[str, str]], out: list[str]) -> None:
+                              expected_fills: dict[tuple[str, str, str], dict[str, str]],
+                              documents: dict[tuple[str, str], dict[str, Any]], out: list[str]) -> None:
         """Every fill of a signal is in its signal document, as its trade says; every signal
-        is counted; the live generation's shortfall counters equal their recomputation from
-        the signals (O(signals))."""
+        is counted; the live generation's shortfall counters (its ``aggSignals`` among
+        ``documents``, already read) equal their recomputation from the signals
+        (O(signals))."""
         live = settings.aggregates
         stored_fills: dict[tuple[str, str, str], dict[str, str]] = {}
         expected: dict[tuple[str, str], ShortfallCounters] = {}
-        for doc_id, doc in await self.signals.all_signals(uid):  # type: ignore[union-attr]
+        for doc_id, doc in await self.signals.all_signals(uid):
             stored_fills.update(fills_of(doc, doc_id))
             if "agg_gen" not in doc:
                 out.append(f"signal {doc_id}: not counted in the shortfall counters (recorded before they existed): "
@@ -365,7 +365,8 @@ class Maintenance:
                 expected.setdefault((place.day, place.key), ShortfallCounters()).add(place.counters)
         for key in sorted(set(stored_fills) | set(expected_fills)):
             _diff(f"signal {key[0]} {key[1]} fill {key[2]}", stored_fills.get(key), expected_fills.get(key), out)
-        stored = await self.signals.generation_counters(uid, live.number)  # type: ignore[union-attr]
+        stored = counters_of_documents((doc_id, doc) for (collection, doc_id), doc in documents.items()
+                                       if collection == AGG_SIGNALS)
         expected = {k: v for k, v in expected.items() if not v.is_zero()}
         for key in sorted(set(stored) | set(expected)):
             _diff(f"shortfall counters {key[0]} {key[1]}", stored.get(key), expected.get(key), out)

@@ -40,7 +40,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.field_path import FieldPath
 
@@ -56,6 +55,7 @@ from ..core.aggregates import (
     group_key,
     parse_group_key,
 )
+from ..core.shortfall import merge_counter_docs
 from ..storage.client import USERS, Repository
 
 AGG_SUMMARY = "aggSummary"
@@ -91,7 +91,6 @@ CHUNK_ENTRIES = 3_000
 #: they sort after the month's days), and the cells per chunk (up to about 340 bytes each).
 MONTH_CHUNK = "m"
 CELL_CHUNK_ENTRIES = 2_000
-_END = "\uf8ff"
 #: Writes per batch in rebuilds (under the 500 writes and 10 MiB of one commit).
 BATCH_WRITES = 400
 BATCH_BYTES = 8 * 1024 * 1024
@@ -280,6 +279,8 @@ def snapshot_documents(gen: int, facts: Iterable[TradeFacts], *,
 
 def merge_documents(collection: str, docs: list[Mapping[str, Any]]) -> dict[str, Any]:
     """One document holding the sum of the shards ``docs`` of an aggregate document."""
+    if collection == AGG_SIGNALS:  # shortfall counters, not cell counters
+        return merge_counter_docs(docs)
     out: dict[str, Any] = {}
     for doc in docs:
         for field, value in doc.items():
@@ -346,11 +347,7 @@ class AggregateRepository(Repository):
 
     def _range(self, uid: str, name: str, first: str, last: str, fields: list[str] | None = None) -> Any:
         """Documents of ``name`` with ids in ``[first, last + END]``, in id order."""
-        col = self._col(uid, name)
-        query: Any = col.select(fields) if fields is not None else col
-        return (query.where(filter=firestore.FieldFilter(FieldPath.document_id(), ">=", col.document(first)))
-                .where(filter=firestore.FieldFilter(FieldPath.document_id(), "<=", col.document(last + _END)))
-                .order_by(FieldPath.document_id()))
+        return self.id_range(self._col(uid, name), first, last, fields)
 
     async def _stream(self, tx: Any, query: Any, seen: dict[str, float] | None = None) -> list[Any]:
         """The documents of ``query`` (in ``tx`` when given); each id read goes into
@@ -362,16 +359,6 @@ class AggregateRepository(Repository):
         if seen is not None:
             seen.update((s.id, idle_seconds(s)) for s in snaps)
         return snaps
-
-    async def _merge(self, run: Any, transaction: Any) -> None:
-        """Run a merge transaction; when it lost every attempt to contention (the client
-        then raises ``ValueError`` from the last ``Aborted``), a retryable storage error."""
-        try:
-            await run(transaction)
-        except ValueError as exc:
-            if isinstance(exc.__cause__, gexc.GoogleAPIError):
-                raise self.storage.unavailable(exc.__cause__) from exc
-            raise
 
     # -- the write -----------------------------------------------------------------------
     def stage_close(self, batch: Any, uid: str, writes: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
@@ -448,8 +435,6 @@ class AggregateRepository(Repository):
         and any earlier chunks) into month chunks of :data:`CELL_CHUNK_ENTRIES` cells, in one
         transaction: a filtered read of that month then fetches one or a few documents."""
         gen, month = ids[0].split("~")[0], ids[0].split("~")[1][:7]
-        transaction = self.client.transaction()
-
         @firestore.async_transactional
         async def run(tx: Any) -> None:
             # the month's existing chunks are read too (another read may have just made them)
@@ -473,7 +458,7 @@ class AggregateRepository(Repository):
                 if ref.id not in written:
                     tx.delete(ref)
 
-        await self._merge(run, transaction)
+        await self.run_merge(run)
 
     async def sequences(self, tx: Any, uid: str, gen: int, first_day: date, after_minute: int,
                         last_day: date, seen: dict[str, float] | None = None) -> list[TradeFacts]:
@@ -497,8 +482,6 @@ class AggregateRepository(Repository):
         documents and any earlier chunks) into chunks of :data:`CHUNK_ENTRIES` entries, in
         one transaction (at most :data:`BATCH_WRITES` documents)."""
         prefix = "~".join(ids[0].split("~")[:2])
-        transaction = self.client.transaction()
-
         @firestore.async_transactional
         async def run(tx: Any) -> None:
             # the day's existing chunks are read too (another read may have just made them)
@@ -522,7 +505,7 @@ class AggregateRepository(Repository):
                 if ref.id not in written:
                     tx.delete(ref)
 
-        await self._merge(run, transaction)
+        await self.run_merge(run)
 
     async def checkpoint(self, tx: Any, uid: str, gen: int, key: str) -> Checkpoint | None:
         """The stored fold checkpoint of a selection, or None."""
@@ -551,7 +534,6 @@ class AggregateRepository(Repository):
         # shard 00 is read too, whether the read saw it or not: a close may have created it
         refs = [self._col(uid, collection).document(i) for i in sorted(set(ids) | {target_id})]
         target = self._col(uid, collection).document(target_id)
-        transaction = self.client.transaction()
 
         @firestore.async_transactional
         async def run(tx: Any) -> None:
@@ -563,7 +545,7 @@ class AggregateRepository(Repository):
                 if ref.id != target.id:
                     tx.delete(ref)
 
-        await self._merge(run, transaction)
+        await self.run_merge(run)
 
     # -- verify and rebuild --------------------------------------------------------------
     async def generation_documents(self, uid: str, gen: int) -> dict[tuple[str, str], dict[str, Any]]:

@@ -24,6 +24,7 @@ from ..users.service import UserService
 from .filters import TradeFilter
 from .repository import (
     AGG_CELLS,
+    AGG_SIGNALS,
     AGG_DAYS,
     AGG_GROUPS,
     AGG_SEQ,
@@ -74,7 +75,9 @@ async def compact_spread(aggregates: AggregateRepository, uid: str, seen: Mappin
     - a settled period's: the write shards of day totals and groups (a past month) and of
       cells (a past day) into shard ``00``, a past month's cells into month chunks, a past
       day's close-sequence documents into chunks;
-    - the current period's (this month's day totals and groups, today's cells): the write
+    - a settled day's shortfall counters (``aggSignals``) into shard ``00``;
+    - the current period's (this month's day totals and groups, today's cells and
+      shortfall counters): the write
       shards idle for :data:`IDLE_SHARD_SECONDS` or more, into shard ``00``, at most once
       per :data:`ROLLUP_SECONDS` per document in this process. A burst of closes spreads
       them over up to 64 shards; once it has passed, the next read folds them back, so a
@@ -103,7 +106,7 @@ async def compact_spread(aggregates: AggregateRepository, uid: str, seen: Mappin
         for key, group in sorted(groups.items()):
             period = key.split("~")[1]
             month_cells = collection == AGG_CELLS and len(period) == 7
-            settled = period < (day if collection in (AGG_CELLS, AGG_SEQ) and not month_cells else month)
+            settled = period < (day if collection in (AGG_CELLS, AGG_SEQ, AGG_SIGNALS) and not month_cells else month)
             if collection == AGG_SEQ:
                 loose = [g for g in group if g.split("~")[2] != CHUNK]
                 worth = bool(loose) and 2 <= len(group) <= BATCH_WRITES

@@ -52,7 +52,6 @@ SIGNAL_PARTITIONS = 16
 REBUILD_BATCH = 50
 #: How often a rebuild counts one signal again when fills keep changing it.
 REBUILD_ATTEMPTS = 5
-_END = "\uf8ff"
 
 
 class SignalRaced(Exception):
@@ -201,6 +200,17 @@ def stage_signal(client: Any, batch: Any, trade: Trade, stored: StoredSignal | N
             batch.set(client.collection(USERS, trade.uid, AGG_SIGNALS).document(doc_id), fields, merge=True)
 
 
+def counters_of_documents(docs: Iterable[tuple[str, dict[str, Any]]]) -> dict[tuple[str, str], ShortfallCounters]:
+    """The counters of ``aggSignals`` documents (``(id, fields)``), shards and partitions
+    added: ``{(day, strategy|symbol): counters}``, zero sums dropped."""
+    out: dict[tuple[str, str], ShortfallCounters] = {}
+    for doc_id, doc in docs:
+        day = doc_id.split("~")[1]
+        for key, counters in (doc.get("c") or {}).items():
+            out.setdefault((day, key), ShortfallCounters()).add(ShortfallCounters.from_doc(counters))
+    return {k: v for k, v in out.items() if not v.is_zero()}
+
+
 def fills_of(doc: dict[str, Any], signal_doc_id: str) -> dict[tuple[str, str, str], dict[str, str]]:
     """The fills a stored signal records: ``(signal id, side, trade id) -> {price,
     quantity, commission}`` (``verify`` compares them with :func:`fill_record`)."""
@@ -237,61 +247,20 @@ class ShortfallRepository(Repository):
     def _counters_col(self, uid: str) -> Any:
         return self.client.collection(USERS, uid, AGG_SIGNALS)
 
-    def _counter_range(self, uid: str, first: str, last: str) -> Any:
-        col = self._counters_col(uid)
-        return (col.where(filter=firestore.FieldFilter(FieldPath.document_id(), ">=", col.document(first)))
-                .where(filter=firestore.FieldFilter(FieldPath.document_id(), "<=", col.document(last + _END)))
-                .order_by(FieldPath.document_id()))
-
     async def counters(self, uid: str, gen: int, first_day: date | None, last_day: date | None
-                       ) -> tuple[dict[tuple[str, str], ShortfallCounters], dict[str, dict[str, float]]]:
+                       ) -> tuple[dict[tuple[str, str], ShortfallCounters], dict[str, float]]:
         """The shortfall counters of generation ``gen`` for the days ``[first_day,
         last_day]`` (None: unbounded), shards and partitions added: ``({(day, key):
-        counters}, {"{day}~{p}": {document id: idle seconds}})``, the second for
-        :meth:`compact` (idle: since the shard's last write, server clock). One query; its
-        cost follows the days and pairs of the window, not the signals."""
+        counters}, {document id: idle seconds})``, the second for the read's merge of
+        spread shards (``performance.service.compact_spread``; idle: since the shard's
+        last write, server clock). One query; its cost follows the days and pairs of the
+        window, not the signals."""
         first = f"{gen}~{first_day.isoformat()}~" if first_day else f"{gen}~"
         last = f"{gen}~{last_day.isoformat()}~" if last_day else f"{gen}~"
-        out: dict[tuple[str, str], ShortfallCounters] = {}
-        ids: dict[str, dict[str, float]] = {}
-        async for snap in self._counter_range(uid, first, last).stream(retry=self.retry, timeout=self.timeout):
-            _, day, part, _ = snap.id.split("~")
-            ids.setdefault(f"{day}~{part}", {})[snap.id] = idle_seconds(snap)
-            for key, doc in ((snap.to_dict() or {}).get("c") or {}).items():
-                out.setdefault((day, key), ShortfallCounters()).add(ShortfallCounters.from_doc(doc))
-        return {k: v for k, v in out.items() if not v.is_zero()}, ids
-
-    async def compact(self, uid: str, ids: list[str]) -> None:
-        """Merge the write shards ``ids`` of one day's partition into its shard ``00`` and
-        delete the others, in one transaction (a read of that day then fetches one
-        document). Every shard is read inside the transaction, so no increment is lost; a
-        fill that writes one meanwhile aborts and is tried again (a 503 at worst)."""
-        target_id = "~".join(ids[0].split("~")[:-1] + ["00"])
-        refs = [self._counters_col(uid).document(i) for i in sorted(set(ids) | {target_id})]
-        transaction = self.client.transaction()
-
-        @firestore.async_transactional
-        async def run(tx: Any) -> None:
-            merged: dict[str, ShortfallCounters] = {}
-            async for snap in self.client.get_all(refs, transaction=tx, retry=self.retry, timeout=self.timeout):
-                for key, doc in ((snap.to_dict() or {}).get("c") or {}).items() if snap.exists else ():
-                    merged.setdefault(key, ShortfallCounters()).add(ShortfallCounters.from_doc(doc))
-            tx.set(refs[0] if refs[0].id == target_id else self._counters_col(uid).document(target_id),
-                   {"c": {k: v.to_doc() for k, v in sorted(merged.items()) if not v.is_zero()}})
-            for ref in refs:
-                if ref.id != target_id:
-                    tx.delete(ref)
-
-        try:
-            await run(transaction)
-        except ValueError as exc:  # every attempt lost to contention: retryable
-            if isinstance(exc.__cause__, gexc.GoogleAPIError):
-                raise self.storage.unavailable(exc.__cause__) from exc
-            raise
-
-    async def generation_counters(self, uid: str, gen: int) -> dict[tuple[str, str], ShortfallCounters]:
-        """Every shortfall counter of generation ``gen`` (for ``verify``, O(days x pairs))."""
-        return (await self.counters(uid, gen, None, None))[0]
+        snaps = [s async for s in self.id_range(self._counters_col(uid), first, last).stream(
+            retry=self.retry, timeout=self.timeout)]
+        return (counters_of_documents((s.id, s.to_dict() or {}) for s in snaps),
+                {s.id: idle_seconds(s) for s in snaps})
 
     async def all_signals(self, uid: str) -> list[tuple[str, dict[str, Any]]]:
         """Every signal document of the user: ``[(id, fields)]`` (for ``verify``, O(signals))."""

@@ -3,7 +3,6 @@ the tracking difference of live against shadow realized P&L."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -11,16 +10,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..core.aggregates import epoch_us
-from ..core.errors import StorageUnavailable
-from ..core.money import MONEY_CONTEXT, ZERO, localcontext, quantize_usd
+from ..core.money import MONEY_CONTEXT, ZERO, localcontext, quantize_usd, usd_from_cents
 from ..core.shortfall import ShortfallCounters, ShortfallSummary, SignalShortfall, summary_of
 from ..performance.filters import TradeFilter
-from ..performance.service import IDLE_SHARD_SECONDS, ROLLUP_SECONDS, PerformanceService
+from ..performance.repository import AGG_SIGNALS, AggregateRepository
+from ..performance.service import PerformanceService, compact_spread
 from ..trades.errors import InvalidCursor
+from ..users.models import UserSettings
 from ..users.service import UserService
 from .repository import ShortfallRepository
 
-log = logging.getLogger(__name__)
 #: Settled days whose write shards one read merges (each one transaction).
 COMPACT_PER_READ = 8
 
@@ -70,11 +69,14 @@ class ShortfallService:
 
     Args:
         signals: the signals repository; users: the settings (time zone); performance: the
-            dashboards whose daily P&L the tracking difference compares.
+            dashboards whose daily P&L the tracking difference compares; aggregates: the
+            aggregates repository (its merge of spread write shards).
     """
 
-    def __init__(self, signals: ShortfallRepository, users: UserService, performance: PerformanceService) -> None:
+    def __init__(self, signals: ShortfallRepository, users: UserService, performance: PerformanceService,
+                 aggregates: AggregateRepository) -> None:
         self.signals = signals
+        self.aggregates = aggregates
         self.users = users
         self.performance = performance
 
@@ -83,7 +85,7 @@ class ShortfallService:
         groups add the shortfall counters the fills maintain per strategy, symbol and day
         (bounded by the calendar, never the signals); the page reads ``limit`` signals;
         the tracking reads the two dashboards. A read also merges write shards it found
-        spread (:meth:`_compact`).
+        spread (``compact_spread``, at most :data:`COMPACT_PER_READ` merges).
 
         Raises:
             InvalidCursor: ``cursor`` is no signal of this user.
@@ -105,50 +107,25 @@ class ShortfallService:
                 continue
             total.add(value)
             groups.setdefault((strategy_id, symbol, day), ShortfallCounters()).add(value)
-        await self._compact(uid, ids, datetime.now(timezone.utc).astimezone(tz).date().isoformat())
+        today = datetime.now(timezone.utc).astimezone(tz).date()
+        # the read merges the counter shards it found spread, as the dashboards' reads do
+        await compact_spread(self.aggregates, uid, {AGG_SIGNALS: ids}, today, COMPACT_PER_READ)
         return ShortfallReport(items=page, next_cursor=page[-1][0] if len(page) == limit else None,
                                summary=summary_of(total),
                                groups={k: summary_of(v) for k, v in sorted(groups.items())},
-                               tracking=await self._tracking(uid, flt))
+                               tracking=await self._tracking(uid, flt, settings))
 
-    async def _compact(self, uid: str, ids: dict[str, dict[str, float]], today: str) -> None:
-        """Merge the write shards a read found spread (``ids``: ``"{day}~{p}"`` -> id -> idle
-        seconds), at most :data:`COMPACT_PER_READ` merges, each document at most once per
-        ``ROLLUP_SECONDS`` in this process: a settled day's all into one document; today's
-        (and a later day's) only those no fill has written for ``IDLE_SHARD_SECONDS``, as
-        the trade aggregates do (docs/aggregates.md, "Compaction"). Best effort:
-        the figures do not depend on it, only what later reads fetch."""
-        done = 0
-        for where, shards in sorted(ids.items()):
-            if done >= COMPACT_PER_READ:
-                return
-            group = sorted(shards)
-            if where[:10] >= today:  # the current day: the idle shards only
-                group = [g for g in group if not g.endswith("~00") and shards[g] >= IDLE_SHARD_SECONDS]
-            if not group or (where[:10] < today and len(group) < 2):
-                continue
-            # one merge of a document at a time in this process: two concurrent reads
-            # merging the same shards would only contend
-            if not self.performance.aggregates.may_roll_up(uid, f"aggSignals/{where}", ROLLUP_SECONDS):
-                continue
-            try:
-                await self.signals.compact(uid, group)
-                done += 1
-            except StorageUnavailable:  # best effort: the figures are exact either way
-                log.info("merging the shortfall shards %s of %s lost to contention", group, uid)
-
-    async def _tracking(self, uid: str, flt: ShortfallFilter) -> list[dict[str, Any]]:
-        """Per close day: live and shadow realized P&L, cumulative, and live - shadow (USD)."""
-        def selection(source: str) -> TradeFilter:
-            return TradeFilter(start_date=flt.start_date, end_date=flt.end_date, source=source,
-                               strategy_id=flt.strategy_id, symbol=flt.symbol)
-        live = await self.performance.dashboard(uid, selection("live"))
-        shadow = await self.performance.dashboard(uid, selection(flt.shadow_source))
+    async def _tracking(self, uid: str, flt: ShortfallFilter, settings: UserSettings) -> list[dict[str, Any]]:
+        """Per close day: live and shadow realized P&L, cumulative, and live - shadow (USD),
+        from the daily totals of the two selections' aggregates (what their dashboards'
+        ``daily_pnl`` shows)."""
         daily: dict[str, list[Decimal]] = {}
-        for d in live.daily_pnl:
-            daily.setdefault(d.date, [ZERO, ZERO])[0] = d.pnl
-        for d in shadow.daily_pnl:
-            daily.setdefault(d.date, [ZERO, ZERO])[1] = d.pnl
+        for k, source in enumerate(("live", flt.shadow_source)):
+            selection = await self.performance.load_selection(uid, TradeFilter(
+                start_date=flt.start_date, end_date=flt.end_date, source=source, strategy_id=flt.strategy_id,
+                symbol=flt.symbol), settings)
+            for day, stats in selection.rollup.by_day.items():
+                daily.setdefault(day.isoformat(), [ZERO, ZERO])[k] = usd_from_cents(stats.pnl)
         out, cum_live, cum_shadow = [], ZERO, ZERO
         with localcontext(MONEY_CONTEXT):
             for day in sorted(daily):

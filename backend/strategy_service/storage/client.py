@@ -21,6 +21,7 @@ import google.auth.exceptions
 from google.api_core import exceptions as gexc
 from google.api_core import retry_async
 from google.cloud import firestore
+from google.cloud.firestore_v1.field_path import FieldPath
 
 from ..core.errors import ServiceError, StorageNotConfigured, StorageRejected, StorageUnavailable
 
@@ -30,6 +31,8 @@ T = TypeVar("T")
 
 #: Paths shared by several domains.
 USERS = "users"
+#: Sorts after every character of the document ids the service writes: the end of an id range.
+ID_END = "\uf8ff"
 
 
 def _transient_or_aborted(exc: BaseException) -> bool:
@@ -144,6 +147,26 @@ class Repository:
         self.client = storage.client
         self.retry = storage.retry
         self.timeout = storage.timeout
+
+    def id_range(self, col: Any, first: str, last: str, fields: list[str] | None = None) -> Any:
+        """The documents of collection ``col`` whose ids are in ``[first, last + END]``
+        (``END`` sorts after every id character the service writes), in id order; with
+        ``fields``, only those fields (``[]``: none, ids only)."""
+        query: Any = col.select(fields) if fields is not None else col
+        return (query.where(filter=firestore.FieldFilter(FieldPath.document_id(), ">=", col.document(first)))
+                .where(filter=firestore.FieldFilter(FieldPath.document_id(), "<=", col.document(last + ID_END)))
+                .order_by(FieldPath.document_id()))
+
+    async def run_merge(self, run: Callable[[Any], Awaitable[T]]) -> T:
+        """Run ``run`` (an ``@firestore.async_transactional`` function) in a new transaction.
+        When it lost every attempt to contention (the client then raises ``ValueError``
+        from the last ``Aborted``): a retryable :class:`StorageUnavailable`."""
+        try:
+            return await run(self.client.transaction())
+        except ValueError as exc:
+            if isinstance(exc.__cause__, gexc.GoogleAPIError):
+                raise self.storage.unavailable(exc.__cause__) from exc
+            raise
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -12,8 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from collections.abc import Iterable
+
 from ..core.costs import CostModel
 from ..core.exits import ExitPlan, trailing_stop_price
+from ..core.money import cents_of
 from ..core.pnl import NetPnl, OpenPosition
 
 OPEN = "OPEN"
@@ -319,3 +322,11 @@ class ExecuteCommand:
     client: dict[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
     request_hash: str = ""
+
+
+def open_notional_cents(trades: Iterable[Trade]) -> int:
+    """The open notional the service's limits count, cents: what is still open of the
+    entry notional of every OPEN paper and backtest trade (live positions are the
+    broker's, outside the limits)."""
+    return sum(cents_of(t.unallocated("notional")) for t in trades if t.is_open and t.source != LIVE)
+

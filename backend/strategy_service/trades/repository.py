@@ -47,6 +47,7 @@ from .models import (
     ExitFill,
     PaperOrder,
     Trade,
+    open_notional_cents,
 )
 
 SHADOW_TRADES = "shadowTradeHistory"
@@ -510,7 +511,7 @@ class TradeRepository(Repository):
             query = self.client.collection(USERS, uid, SHADOW_TRADES).where(
                 filter=firestore.FieldFilter("status", "==", OPEN))
             trades = [_trade(s) async for s in await tx.get(query, retry=self.retry, timeout=self.timeout)]
-            expected = sum(cents_of(t.unallocated("notional")) for t in trades if t.source != LIVE)
+            expected = open_notional_cents(trades)
             stored = 0
             async for snap in self.client.get_all([self._open_ref(uid, k) for k in range(OPEN_NOTIONAL_SHARDS)],
                                                   transaction=tx, retry=self.retry, timeout=self.timeout):

@@ -19,6 +19,7 @@ from ..core.money import (
     ZERO,
     localcontext,
     quantize_quantity,
+    pro_rata_share,
     quantize_usd,
     to_plain_str,
     usd_from_cents,
@@ -227,12 +228,10 @@ def realize(trade: Trade, exit_fill: Fill, *, exit_reason: str, closed_at: datet
     final = part == trade.remaining
     k = len(trade.exits) + 1
     realization_id = trade.shadow_id if final and k == 1 else f"{trade.shadow_id}~{k}"
-    with localcontext(MONEY_CONTEXT):  # cumulative pro rata: the parts never take more than the whole
-        closed_after = trade.quantity - trade.remaining + part
-        fee, slip, notional = (
-            quantize_usd(whole * closed_after / trade.quantity) - (whole - trade.unallocated(name))
-            for name, whole in (("entry_commission", trade.entry_fee),
-                                ("entry_slippage", trade.entry_slippage or ZERO), ("notional", trade.notional)))
+    # cumulative pro rata: the parts never take more than the whole
+    before = trade.quantity - trade.remaining
+    fee, slip, notional = (pro_rata_share(whole, before, part, trade.quantity)
+                           for whole in (trade.entry_fee, trade.entry_slippage or ZERO, trade.notional))
     gross, _ = compute_trade_pnl(entry_price=trade.entry_price, current_price=exit_fill.price, quantity=part,
                                  side=trade.side)
     with localcontext(MONEY_CONTEXT):
@@ -551,15 +550,15 @@ class TradeService:
                                                settings=settings_of(fields), exit_reason=exit_reason,
                                                idempotency_key=idempotency_key, signal_id=signal_id)
             execution = None
+            fingerprint = close_fingerprint(price, closed_at, commission, quantity)
             if execution_id:  # created in the batch: a concurrent re-send of the execution fails whole
                 execution = (execution_id, {"trade_id": shadow_id, "trade_ids": [shadow_id], "closed_at": now,
-                                            "request_hash": close_fingerprint(price, closed_at, commission, quantity)})
+                                            "request_hash": fingerprint})
             try:
                 stored = await self.trades.close(after, writes=writes, freed_notional=after.exits[-1].notional,
                                                  execution=execution)
             except ExecutionAlreadyRecorded:  # this execution closed a position already: its answer
-                return await self._recorded_execution(uid, str(execution_id), execution[1]["request_hash"]
-                                                      if execution else "")
+                return await self._recorded_execution(uid, str(execution_id), fingerprint)
             if stored is not None:
                 return stored
         raise TradeBusy(f"Shadow trade {shadow_id} kept changing while closing; retry.", headers={"Retry-After": "1"})
@@ -694,11 +693,9 @@ class TradeService:
         settings = settings_of(fields)
         total = commission if commission is not None else Decimal(0)
         shares, done = [], Decimal(0)
-        with localcontext(MONEY_CONTEXT):
-            for _, part in parts:  # cumulative pro rata: the parts add up to the commission
-                share = quantize_usd(total * (done + part) / quantity) - quantize_usd(total * done / quantity)
-                shares.append(share)
-                done += part
+        for _, part in parts:  # cumulative pro rata: the parts add up to the commission
+            shares.append(pro_rata_share(total, done, part, quantity))
+            done += part
         staged = [self._staged_close(t, part, exit_base=exit_base, closed_at=now, commission=share, settings=settings,
                                      exit_reason=exit_reason, idempotency_key=execution_id, signal_id=signal_id)
                   for (t, part), share in zip(parts, shares)]
