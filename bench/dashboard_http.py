@@ -104,6 +104,7 @@ async def seed_user(app, client: httpx.AsyncClient, uid: str, head: dict, trades
 
 
 def stats(values: list[float]) -> tuple[float, float]:
+    """Median and p90 (nearest rank) of ``values``."""
     values = sorted(values)
     return statistics.median(values), values[min(len(values) - 1, int(len(values) * 0.9))]
 

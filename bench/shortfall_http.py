@@ -57,6 +57,7 @@ from backend.strategy_service.auth.emulator import make_emulator_token
 from backend.strategy_service.config import Settings
 from backend.strategy_service.core.shortfall import summarize
 from backend.strategy_service.main import create_app
+from dashboard_http import stats  # median and p90 of timings, as the dashboard benchmark reports them
 from backend.strategy_service.performance.filters import TradeFilter
 from backend.strategy_service.performance.repository import AGG_SIGNALS
 from backend.strategy_service.shortfall.repository import SIGNALS, shortfall_of
@@ -132,12 +133,6 @@ async def count(col: Any) -> int:
     """Documents in a collection (a count aggregation)."""
     [[result]] = [r async for r in col.count().stream()]
     return int(result.value)
-
-
-def stats(values: list[float]) -> tuple[float, float]:
-    """Median and p90 (nearest rank) of ``values``."""
-    values = sorted(values)
-    return statistics.median(values), values[min(len(values) - 1, int(len(values) * 0.9))]
 
 
 async def timed_alternating(users: list[str], reads: int,

@@ -19,10 +19,10 @@ from backend.strategy_service.config import get_settings
 from backend.strategy_service.core.money import optional_decimal
 
 from .importer import (
-    ImportAborted, ImportResult, MissingColumns, RefusedRow, RetryPolicy, import_fills, read_fills,
+    ImportAborted, ImportResult, MissingColumns, RetryPolicy, import_fills, read_fills,
 )
 from .replay import Costs, LivePerturbation, ServiceCallFailed, load_strategy, read_ohlcv, replay
-from .report import costs_table, summary_table, write_report
+from .report import costs_table, refused_table, summary_table, write_report
 
 app = typer.Typer()
 
@@ -162,8 +162,7 @@ def replay_command(
 
     async def run():
         async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                          console=console) as progress:
+            with progress_bar(console) as progress:
                 task = progress.add_task("replaying", total=sum(len(b) for b in series.values()))
                 return await replay(
                     client, series=series, make_strategy=lambda: load_strategy(strategy, **options),
@@ -184,16 +183,10 @@ def replay_command(
     typer.echo(f"report: {path.resolve()}")
 
 
-def refused_table(refused: list[RefusedRow]):
-    """The refused rows as a rich table: line, execution id, code, message (in line order)."""
-    from rich.table import Table
-
-    table = Table(title=f"Refused rows ({len(refused)})", title_justify="left")
-    for header in ("Line", "execution_id", "Code", "Message"):
-        table.add_column(header, overflow="fold")
-    for row in sorted(refused, key=lambda r: r.line):
-        table.add_row(str(row.line), row.execution_id, row.code, row.message)
-    return table
+def progress_bar(console: Console) -> Progress:
+    """The commands' progress bar: description, bar, done of total, time remaining."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=console)
 
 
 @app.command("import-fills")
@@ -229,8 +222,7 @@ def import_fills_command(
 
     async def run():
         async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                          console=console) as progress:
+            with progress_bar(console) as progress:
                 task = progress.add_task("importing", total=len(fills))
                 return await import_fills(
                     client, fills, user_headers={"Authorization": f"Bearer {bearer}"}, started=started,

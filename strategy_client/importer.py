@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -355,7 +353,7 @@ def _parse_time(text: Any) -> datetime | None:
     if not isinstance(text, str):
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else None
@@ -423,13 +421,17 @@ def retry_after_seconds(response: httpx.Response, now: datetime | None = None) -
 
 
 def is_transient(response: httpx.Response) -> bool:
-    """Whether an answer is worth sending the same request again: a status of
+    """Whether an answer is worth sending the same request again (:func:`transient_answer`
+    of its status and error code)."""
+    return transient_answer(response.status_code, _error_of(response)[0] if response.status_code == 409 else "")
+
+
+def transient_answer(status: int, code: str) -> bool:
+    """Whether an answer of HTTP ``status`` and error ``code`` passes: a status of
     :data:`TRANSIENT_STATUSES` (429, 502, 503, 504) or an error code of
     :data:`TRANSIENT_CODES` (409 ``trade_busy``). Every other 4xx is the row's own fault
     and final (a 409 ``no_open_live_position`` too); a 500 is not retried either."""
-    if response.status_code in TRANSIENT_STATUSES:
-        return True
-    return response.status_code == 409 and _error_of(response)[0] in TRANSIENT_CODES
+    return status in TRANSIENT_STATUSES or (status == 409 and code in TRANSIENT_CODES)
 
 
 class wait_retry_after:  # noqa: N801 (named like tenacity's wait strategies)
@@ -550,7 +552,7 @@ async def import_fills(
         except httpx.HTTPError as exc:
             raise abort(repr(exc)) from exc
         code, message = _error_of(response) if response.status_code >= 400 else ("", "")
-        if is_transient(response):
+        if transient_answer(response.status_code, code):
             message = f"{message} (still {response.status_code} after {attempts} attempt(s))"
             raise abort(f"{response.status_code} {code}: {message}",
                         RefusedRow(fill.line, fill.execution_id, code, message, response.status_code))
@@ -559,7 +561,7 @@ async def import_fills(
         if response.status_code >= 400:
             result.refused.append(RefusedRow(fill.line, fill.execution_id, code, message, response.status_code))
         else:
-            answer = json.loads(response.text, parse_float=Decimal)
+            answer = response.json()
             result.recorded.append(RecordedRow(fill.line, fill.execution_id, str(answer.get("id", "")),
                                                recorded_before(fill, answer, started)))
         if on_row:

@@ -226,6 +226,16 @@ def price_tick(base: Decimal, tick: Decimal = LIVE_TICK) -> Decimal:
     return min(tick, own)
 
 
+def check_live_bps(bps: Decimal) -> None:
+    """Refuse a live perturbation outside ``0 .. LIVE_MAX_BPS`` basis points.
+
+    Raises:
+        ValueError: out of range.
+    """
+    if not 0 <= bps <= LIVE_MAX_BPS:
+        raise ValueError(f"live perturbation must be between 0 and {LIVE_MAX_BPS} bps, got {bps}")
+
+
 def perturbed_price(base: Decimal, bps: Decimal, rng: random.Random, tick: Decimal = LIVE_TICK) -> Decimal:
     """``base`` moved by a uniform draw within +/- ``bps`` basis points, on the price tick.
 
@@ -248,8 +258,7 @@ def perturbed_price(base: Decimal, bps: Decimal, rng: random.Random, tick: Decim
     """
     if base <= 0:
         raise ValueError(f"base price must be greater than 0, got {base}")
-    if not 0 <= bps <= LIVE_MAX_BPS:
-        raise ValueError(f"live perturbation must be between 0 and {LIVE_MAX_BPS} bps, got {bps}")
+    check_live_bps(bps)
     steps = 1_000_000
     k = rng.randint(-steps, steps)
     grid = price_tick(base, tick)
@@ -286,8 +295,7 @@ class LivePerturbation:
     tick: Decimal = LIVE_TICK
 
     def __post_init__(self) -> None:
-        if not 0 <= self.bps <= LIVE_MAX_BPS:
-            raise ValueError(f"live perturbation must be between 0 and {LIVE_MAX_BPS} bps, got {self.bps}")
+        check_live_bps(self.bps)
         if self.commission_bps < 0 or self.commission_min < 0:
             raise ValueError("live commission must be at least 0")
 

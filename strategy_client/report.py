@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from rich.table import Table
 
+from .importer import RefusedRow
 from .replay import COST_FIELDS, ReplayResult
 
 # --- formatting -----------------------------------------------------------------------
@@ -284,6 +285,17 @@ def cost_rows(result: ReplayResult) -> list[list[str]]:
     the service sent no such figure)."""
     return [[c.scope, format_number(c.trades), format_money(c.gross), format_money(c.commission),
              format_money(c.slippage), format_money(c.net)] for c in cost_breakdown(result)]
+
+
+def refused_table(refused: Sequence[RefusedRow]) -> Table:
+    """The refused rows of an import as a rich table: line, execution id, code, message
+    (in line order)."""
+    table = Table(title=f"Refused rows ({len(refused)})", title_justify="left")
+    for header in ("Line", "execution_id", "Code", "Message"):
+        table.add_column(header, overflow="fold")
+    for row in sorted(refused, key=lambda r: r.line):
+        table.add_row(str(row.line), row.execution_id, row.code, row.message)
+    return table
 
 
 def costs_table(result: ReplayResult) -> Table:

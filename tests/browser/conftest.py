@@ -76,8 +76,17 @@ class Service:
         token = make_emulator_token("quote-publisher", self.project, claims={"role": "publisher"})
         return {"Authorization": f"Bearer {token}"}
 
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """One HTTP request to the service; a 503 (nothing written, retry: the API's
+        contract) is retried as a client would, for up to 60 s. The emulator answers one
+        when a transaction of the previous module's service, stopped mid-request, still
+        holds its locks."""
+        retrying = Retrying(retry=retry_if_result(lambda r: r.status_code == 503), wait=wait_fixed(1),
+                            stop=stop_after_delay(60), retry_error_callback=lambda state: state.outcome.result())
+        return retrying(self.http.request, method, path, **kw)
+
     def publish(self, symbol: str, **prices: str) -> dict[str, Any]:
-        r = self.http.put(f"/quotes/{symbol}", json=prices, headers=self.publisher())
+        r = self.request("PUT", f"/quotes/{symbol}", json=prices, headers=self.publisher())
         assert r.status_code == 200, r.text
         return r.json()
 
@@ -101,13 +110,8 @@ class Service:
         return {"Authorization": f"Bearer {user['token']}"}
 
     def call(self, method: str, path: str, user: dict[str, str], **kw: Any) -> Any:
-        """One API call as ``user``, checked; a 503 (nothing written, retry: the API's
-        contract) is retried as a client would, for up to 60 s. The emulator answers one
-        when a transaction of the previous module's service, stopped mid-request, still
-        holds its locks."""
-        retrying = Retrying(retry=retry_if_result(lambda r: r.status_code == 503), wait=wait_fixed(1),
-                            stop=stop_after_delay(60), retry_error_callback=lambda state: state.outcome.result())
-        r = retrying(self.http.request, method, path, headers=self.as_user(user), **kw)
+        """One API call as ``user`` (:meth:`request`), checked."""
+        r = self.request(method, path, headers=self.as_user(user), **kw)
         assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text}"
         return json.loads(r.text, parse_float=str, parse_int=str)
 

@@ -137,7 +137,7 @@ function showSignedOut() {
   clearShortfall();
   for (const id of ["#cards", "#calendar", "#by-strategy", "#by-symbol", "#by-source", "#open-trades", "#history"]) {
     const el = $(id);
-    el.querySelectorAll(":scope > :not(caption)").forEach((n) => n.remove());
+    clearTable(el);
   }
   $("#main").hidden = true;
   $("#who").hidden = true;
@@ -214,9 +214,14 @@ function matchesFilters(trade) {
   return true;
 }
 
+/** Empty a table but its caption. */
+function clearTable(table) {
+  table.querySelectorAll(":scope > :not(caption)").forEach((n) => n.remove());
+}
+
 // ------------------------------------------------------------------------------ status
-function showStatus(message, kind = "info", retry = null) {
-  const box = $("#status");
+/** A banner (`#status`, or `box`): the message, its kind's colour, a Retry button when given. */
+function showStatus(message, kind = "info", retry = null, box = $("#status")) {
   box.className = `banner ${kind}`;
   box.textContent = message;
   if (retry) {
@@ -433,7 +438,7 @@ function breakdownTable(el, rows, key, label) {
     return `<tr><th scope="row">${esc(r[key])}</th><td>${esc(r.trades)}</td><td>${esc(r.wins)} / ${esc(r.losses)} / ${esc(r.break_even)}</td>
       <td>${formatDecimal(r.win_rate)} %</td><td class="${sign > 0 ? "gain" : sign < 0 ? "loss" : ""}">${signMark(sign)}${formatDecimal(r.total_pnl, { signed: true })}</td><td>${pf}</td></tr>`;
   }).join("") : `<tr><td colspan="6">No closed trade in this selection.</td></tr>`;
-  el.querySelectorAll(":scope > :not(caption)").forEach((n) => n.remove());
+  clearTable(el);
   el.insertAdjacentHTML("beforeend", `<thead><tr><th scope="col">${label}</th><th scope="col">Trades</th><th scope="col">W / L / BE</th>
     <th scope="col">Win rate</th><th scope="col">P&amp;L (USD)</th><th scope="col">Profit factor</th></tr></thead><tbody>${body}</tbody>`);
 }
@@ -556,7 +561,7 @@ function sfCell(text, cls = "") {
 
 function renderShortfallItems() {
   const table = $("#sf-items");
-  table.querySelectorAll(":scope > :not(caption)").forEach((n) => n.remove());
+  clearTable(table);
   const { items, cursor } = state.sf;
   const body = items.length ? items.map((r) => {
     const sh = r.shadow || {}, lv = r.live || {};
@@ -581,7 +586,7 @@ function clearShortfall() {
   state.sf = { items: [], cursor: null, query: "" };
   $("#sf-cards").innerHTML = "";
   for (const id of ["#sf-sign", "#sf-note", "#sf-range", "#sf-chart-summary"]) $(id).textContent = "";
-  $("#sf-items").querySelectorAll(":scope > :not(caption)").forEach((n) => n.remove());
+  clearTable($("#sf-items"));
   $("#sf-more").hidden = true;
   $("#sf-status").hidden = true;
   $("#sf-empty").hidden = true;
@@ -628,15 +633,8 @@ async function loadShortfall(generation, more = false) {
     section.dataset.state = "error";
     $("#sf-cards").setAttribute("aria-busy", "false");
     if (err.status === 401) return;
-    const box = $("#sf-status");
-    box.className = "banner error";
-    box.textContent = `Live vs shadow: ${err.code === "invalid_date_range" ? "the “From” date is after the “To” date." : err.message} `;
-    const retry = document.createElement("button");
-    retry.type = "button";
-    retry.textContent = "Retry";
-    retry.addEventListener("click", () => loadShortfall(state.generation, more));
-    box.append(retry);
-    box.hidden = false;
+    showStatus(`Live vs shadow: ${err.code === "invalid_date_range" ? "the “From” date is after the “To” date." : err.message}`,
+               "error", () => loadShortfall(state.generation, more), $("#sf-status"));
   } finally {
     button.disabled = false;
   }
@@ -787,7 +785,7 @@ function quoteText(trade) {
 function renderOpenTrades() {
   const table = $("#open-trades");
   const rows = state.open.filter(matchesFilters);
-  table.querySelectorAll(":scope > :not(caption)").forEach((n) => n.remove());
+  clearTable(table);
   if (!rows.length) {
     table.insertAdjacentHTML("beforeend", `<tbody><tr><td>No open trade${currentFilters().toString() ? " in this selection" : ""}. Trades opened with POST /trades/execute appear here.</td></tr></tbody>`);
     $("#open-total").textContent = "";
@@ -914,7 +912,7 @@ function renderHistory() {
   const table = $("#history");
   const rows = state.history.filter(matchesFilters)
     .sort((a, b) => (state.historySort === "desc" ? -1 : 1) * String(a.closed_at || "").localeCompare(String(b.closed_at || "")));
-  table.querySelectorAll(":scope > :not(caption)").forEach((n) => n.remove());
+  clearTable(table);
   const sortLabel = state.historySort === "desc" ? "newest first" : "oldest first";
   const body = rows.length ? rows.map((t) => `<tr data-id="${esc(t.id)}"><td>${esc(shortTime(t.closed_at))}</td><th scope="row">${esc(t.symbol)}</th>
       <td>${t.side === "BUY" ? "long" : "short"}</td><td class="num">${esc(trimDecimal(t.quantity))}</td><td class="num">${esc(t.entry_price)}</td><td class="num">${esc(t.exit_price ?? "")}</td>
